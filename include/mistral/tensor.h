@@ -1,0 +1,53 @@
+// Non-owning tensor views (into the mmap) and an owning aligned buffer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <mistral/dtype.h>
+
+namespace mistral {
+
+// A 1-D ([cols], rows == 1, ndim == 1) or 2-D row-major [rows, cols] tensor. Rows are contiguous:
+// row r starts at data + r * row_bytes, row_bytes == bytes_for(type, cols).
+struct TensorView {
+    DType type = DType::kF32;
+    int ndim = 0;
+    size_t rows = 0;
+    size_t cols = 0;
+    size_t row_bytes = 0;
+    const std::byte* data = nullptr;
+
+    size_t numel() const { return rows * cols; }
+    size_t nbytes() const { return rows * row_bytes; }
+    const std::byte* row(size_t r) const { return data + r * row_bytes; }
+    bool valid() const { return data != nullptr; }
+};
+
+// "[4096, 14336]" style shape string.
+std::string shape_string(const TensorView& t);
+
+// An owning, 64-byte aligned, zero-initialised byte buffer. Move-only.
+class Buffer {
+public:
+    Buffer() = default;
+    explicit Buffer(size_t bytes);
+    std::byte* data() { return ptr_.get(); }
+    const std::byte* data() const { return ptr_.get(); }
+    size_t size() const { return size_; }
+    template <typename T>
+    T* as() { return reinterpret_cast<T*>(ptr_.get()); }
+    template <typename T>
+    const T* as() const { return reinterpret_cast<const T*>(ptr_.get()); }
+
+private:
+    struct Free {
+        void operator()(std::byte* p) const noexcept;
+    };
+    std::unique_ptr<std::byte, Free> ptr_;
+    size_t size_ = 0;
+};
+
+}  // namespace mistral

@@ -1,0 +1,24 @@
+// The `mistral` subcommands. Each takes the arguments after its name and returns the exit
+// code; input errors are thrown (mistral::Error -> 1, cli::UsageError -> 2) and main() turns
+// them into one line on stderr.
+#pragma once
+
+#include <span>
+#include <string>
+
+namespace mistral::cli {
+
+using CommandFn = int (*)(std::span<const std::string> args);
+
+struct Command {
+    const char* name;
+    CommandFn fn;
+    const char* summary;
+};
+
+// The table main() dispatches on, in --help order.
+std::span<const Command> commands();
+
+int cmd_info(std::span<const std::string> args);
+
+}  // namespace mistral::cli

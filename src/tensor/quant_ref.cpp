@@ -1,0 +1,61 @@
+// Reference q8_0 / q4_0 quantizers: the definition of the block formats (docs/FORMAT.md).
+#include <algorithm>
+#include <cmath>
+
+#include <mistral/dtype.h>
+
+namespace mistral {
+
+// q8_0: d = max|x| / 127 (stored as f16), q = round(x / d) in [-127, 127].
+void quantize_row_q8_0(const float* x, BlockQ8_0* out, size_t n) noexcept {
+    for (size_t b = 0; b < n / kQBlock; ++b) {
+        const float* xb = x + b * kQBlock;
+        float amax = 0.0f;
+        for (size_t i = 0; i < kQBlock; ++i) amax = std::max(amax, std::fabs(xb[i]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        out[b].d = f32_to_f16(d);
+        for (size_t i = 0; i < kQBlock; ++i) {
+            out[b].qs[i] = static_cast<int8_t>(std::clamp(std::nearbyint(xb[i] * id), -127.0f, 127.0f));
+        }
+    }
+}
+
+// q4_0: the value of largest magnitude m maps to -8: d = m / -8, q = clamp(round(x/d) + 8, 0, 15).
+// Using the signed extreme (not |m|) spends the asymmetric 16th level on the larger side.
+void quantize_row_q4_0(const float* x, BlockQ4_0* out, size_t n) noexcept {
+    for (size_t b = 0; b < n / kQBlock; ++b) {
+        const float* xb = x + b * kQBlock;
+        float m = 0.0f;
+        for (size_t i = 0; i < kQBlock; ++i) {
+            if (std::fabs(xb[i]) > std::fabs(m)) m = xb[i];
+        }
+        const float d = m / -8.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        out[b].d = f32_to_f16(d);
+        for (size_t j = 0; j < kQBlock / 2; ++j) {
+            const float lo = std::clamp(std::nearbyint(xb[j] * id) + 8.0f, 0.0f, 15.0f);
+            const float hi = std::clamp(std::nearbyint(xb[j + kQBlock / 2] * id) + 8.0f, 0.0f, 15.0f);
+            out[b].qs[j] = static_cast<uint8_t>(static_cast<unsigned>(lo) | (static_cast<unsigned>(hi) << 4));
+        }
+    }
+}
+
+void dequantize_row_q8_0(const BlockQ8_0* in, float* y, size_t n) noexcept {
+    for (size_t b = 0; b < n / kQBlock; ++b) {
+        const float d = f16_to_f32(in[b].d);
+        for (size_t i = 0; i < kQBlock; ++i) y[b * kQBlock + i] = d * static_cast<float>(in[b].qs[i]);
+    }
+}
+
+void dequantize_row_q4_0(const BlockQ4_0* in, float* y, size_t n) noexcept {
+    for (size_t b = 0; b < n / kQBlock; ++b) {
+        const float d = f16_to_f32(in[b].d);
+        for (size_t j = 0; j < kQBlock / 2; ++j) {
+            y[b * kQBlock + j] = d * static_cast<float>((in[b].qs[j] & 0x0f) - 8);
+            y[b * kQBlock + j + kQBlock / 2] = d * static_cast<float>((in[b].qs[j] >> 4) - 8);
+        }
+    }
+}
+
+}  // namespace mistral
