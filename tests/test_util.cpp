@@ -100,7 +100,7 @@ void expect_all_close(std::span<const float> got, std::span<const float> want, f
     std::ostringstream first;
     for (size_t i = 0; i < got.size(); ++i) {
         const double d = std::fabs(static_cast<double>(got[i]) - static_cast<double>(want[i]));
-        const double lim = atol + rtol * std::fabs(static_cast<double>(want[i]));
+        const double lim = static_cast<double>(atol) + static_cast<double>(rtol) * std::fabs(static_cast<double>(want[i]));
         max_abs = std::max(max_abs, d);
         if (want[i] != 0.0f) max_rel = std::max(max_rel, d / std::fabs(static_cast<double>(want[i])));
         if (!(d <= lim)) {
@@ -116,6 +116,46 @@ std::vector<float> Rng::normals(size_t n, float scale) {
     std::vector<float> v(n);
     for (auto& x : v) x = normal() * scale;
     return v;
+}
+
+}  // namespace mistral::test
+
+#include <mistral/weights.h>
+
+namespace mistral::test {
+
+ModelConfig tiny_config() {
+    ModelConfig c;
+    c.vocab_size = 300;
+    c.dim = 64;
+    c.n_layers = 2;
+    c.n_heads = 4;
+    c.n_kv_heads = 2;
+    c.head_dim = 16;
+    c.hidden_dim = 96;
+    c.window = 8;
+    c.max_context = 128;
+    return c;
+}
+
+std::vector<std::byte> make_model_image(const ModelConfig& cfg, DType type, uint64_t seed,
+                                        std::span<const std::byte> tokenizer_blob) {
+    Rng rng(seed);
+    std::vector<TensorSpec> specs;
+    std::vector<std::vector<std::byte>> data;
+    for (const auto& e : expected_tensors(cfg)) {
+        const DType t = e.is_norm ? DType::kF32 : type;
+        specs.push_back({e.name, t, e.shape});
+        const size_t rows = e.shape.size() == 2 ? e.shape[0] : 1, cols = e.shape.back();
+        std::vector<std::byte> bytes(rows * bytes_for(t, cols));
+        std::vector<float> row(cols);
+        for (size_t r = 0; r < rows; ++r) {
+            for (auto& v : row) v = e.is_norm ? 1.0f + 0.1f * rng.normal() : rng.normal() / std::sqrt(static_cast<float>(cols));
+            row_from_f32(t, row.data(), bytes.data() + r * bytes_for(t, cols), cols);
+        }
+        data.push_back(std::move(bytes));
+    }
+    return build_model_image(cfg, tokenizer_blob, specs, data);
 }
 
 }  // namespace mistral::test

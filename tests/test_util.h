@@ -64,3 +64,14 @@ private:
 };
 
 }  // namespace mistral::test
+
+namespace mistral::test {
+
+// A complete model file image with seeded random weights of `type` (norms f32) for `cfg`;
+// `tokenizer_blob` becomes the TOKN section verbatim.
+std::vector<std::byte> make_model_image(const ModelConfig& cfg, DType type, uint64_t seed,
+                                        std::span<const std::byte> tokenizer_blob = {});
+// A small valid config (GQA 4/2 heads, head_dim 16, window 8, vocab 300).
+ModelConfig tiny_config();
+
+}  // namespace mistral::test

@@ -33,7 +33,7 @@ public:
     void skip(size_t n, std::string_view what) { bytes(n, what); }
     void seek(size_t pos, std::string_view what) {
         if (pos > data_.size()) {
-            throw Error(Errc::kOutOfBounds, std::string(what) + " is past the end");
+            throw Error(Errc::kTruncated, "truncated: " + std::string(what) + " ends past the end of the data");
         }
         pos_ = pos;
     }

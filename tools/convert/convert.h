@@ -56,6 +56,9 @@ struct RandomOptions {
     std::function<void(size_t done, size_t total, const std::string& name)> progress;
     const std::atomic<bool>* cancel = nullptr;
 };
+// A small BPE vocabulary of `vocab` >= 259 pieces: <unk> <s> </s>, the 256 byte pieces, then
+// printable single characters and letter pairs with descending scores.
+TokenizerModel synthetic_tokenizer(size_t vocab);
 // Names of the presets, for --help.
 std::string random_presets();
 // Config of a preset; throws Error(kInvalidArgument) for an unknown name.

@@ -26,7 +26,8 @@ uint64_t splitmix64(uint64_t& s) {
     return z ^ (z >> 31);
 }
 
-// A small BPE vocabulary: <unk> <s> </s>, the 256 byte pieces, then printable pieces.
+}  // namespace
+
 TokenizerModel synthetic_tokenizer(size_t vocab) {
     TokenizerModel m;
     auto add = [&](std::string p, PieceType t, float score) {
@@ -59,8 +60,6 @@ TokenizerModel synthetic_tokenizer(size_t vocab) {
     }
     return m;
 }
-
-}  // namespace
 
 std::string random_presets() { return "mistral-7b (the paper's Table 1 shape), small (dim 1024, 8 layers), tiny"; }
 
