@@ -26,7 +26,12 @@ enum class PieceType : uint8_t {
 
 // Everything the encoder/decoder needs, from tokenizer.model, a GGUF vocabulary or our file.
 struct TokenizerModel {
-    enum class Kind : uint8_t { kUnigram = 1, kBpe = 2, kWord = 3, kChar = 4 };  // TrainerSpec.ModelType
+    enum class Kind : uint8_t {
+        kUnigram = 1,
+        kBpe = 2,
+        kWord = 3,
+        kChar = 4
+    };  // TrainerSpec.ModelType
     Kind kind = Kind::kBpe;
     std::vector<std::string> pieces;
     std::vector<float> scores;
@@ -59,10 +64,16 @@ TokenizerModel parse_sentencepiece_model(std::span<const std::byte> proto);
 // inverse validates everything (it is fed untrusted bytes).
 std::vector<std::byte> serialize_tokenizer(const TokenizerModel& m);
 TokenizerModel deserialize_tokenizer(std::span<const std::byte> blob);
+// The vocabulary of a GGUF file (its tokenizer.ggml.* keys; model "llama" = SentencePiece
+// BPE) mapped onto the same structure. Throws mistral::Error on malformed or unsupported files.
+TokenizerModel parse_gguf_vocab(std::span<const std::byte> gguf);
+// Reads a tokenizer from a file: a sentencepiece tokenizer.model or a GGUF file (by magic).
+TokenizerModel load_tokenizer_file(const std::string& path);
 
 class Tokenizer {
 public:
-    // Validates the model (ids in range, pieces unique, supported normalizer); throws mistral::Error.
+    // Validates the model (ids in range, pieces unique, supported normalizer); throws
+    // mistral::Error.
     explicit Tokenizer(TokenizerModel model);
     ~Tokenizer();
     Tokenizer(Tokenizer&&) noexcept;
@@ -79,8 +90,10 @@ public:
     std::string decode(std::span<const TokenId> ids) const;
     std::string_view piece(TokenId id) const;
 
+    struct Impl;  // private to src/tokenizer
+
 private:
-    struct Impl;
+    friend class StreamDecoder;
     std::unique_ptr<Impl> impl_;
 };
 
@@ -97,8 +110,10 @@ public:
 
 private:
     const Tokenizer* tok_;
-    std::string pending_;  // bytes not yet emitted
-    bool at_start_ = true;
+    std::string pending_;        // bytes of byte pieces not yet emitted
+    bool at_start_ = true;       // a leading U+2581 is still the dummy prefix
+    bool text_started_ = false;  // some text has been emitted
+    bool bos_ws_seen_ = false;   // the last piece consumed the dummy prefix
 };
 
 }  // namespace mistral
