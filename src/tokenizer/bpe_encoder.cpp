@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include <mistral/utf8.h>
+
 #include "tokenizer/tokenizer_impl.h"
 
 namespace mistral::tok {
@@ -145,24 +147,48 @@ void bpe_encode(const Tokenizer::Impl& t, std::string_view text, std::vector<Tok
             rev_merge[piece] = {text.substr(l.start, l.len), text.substr(r.start, r.len)};
         }
     };
-    for (size_t i = 1; i < symbols.size(); ++i) {
-        maybe_add_pair(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
-    }
-    while (!heap.empty()) {
-        std::pop_heap(heap.begin(), heap.end(), PairLess{});
-        const Pair top = heap.back();
-        heap.pop_back();
-        Symbol& l = symbols[static_cast<size_t>(top.left)];
-        Symbol& r = symbols[static_cast<size_t>(top.right)];
-        if (l.len == 0 || r.len == 0 || l.len + r.len != top.size)
-            continue;  // stale
-        l.len += r.len;
-        l.next = r.next;
-        if (r.next >= 0)
-            symbols[static_cast<size_t>(r.next)].prev = top.left;
-        r.len = 0;
-        maybe_add_pair(l.prev, top.left);
-        maybe_add_pair(top.left, l.next);
+    // Runs the merge loop over symbols [s0, s1). Pairs that would cross s0 or s1 are never
+    // pieces (see `can_split`), so the segment evolves exactly as inside the whole text.
+    const auto merge_segment = [&](size_t s0, size_t s1) {
+        heap.clear();
+        for (size_t i = s0 + 1; i < s1; ++i)
+            maybe_add_pair(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
+        while (!heap.empty()) {
+            std::pop_heap(heap.begin(), heap.end(), PairLess{});
+            const Pair top = heap.back();
+            heap.pop_back();
+            Symbol& l = symbols[static_cast<size_t>(top.left)];
+            Symbol& r = symbols[static_cast<size_t>(top.right)];
+            if (l.len == 0 || r.len == 0 || l.len + r.len != top.size)
+                continue;  // stale
+            l.len += r.len;
+            l.next = r.next;
+            if (r.next >= 0)
+                symbols[static_cast<size_t>(r.next)].prev = top.left;
+            r.len = 0;
+            maybe_add_pair(l.prev, top.left);
+            maybe_add_pair(top.left, l.next);
+        }
+    };
+    if (!t.can_split) {
+        merge_segment(0, symbols.size());
+    } else {
+        // Cut at the first safe boundary once a segment has kMinSegment symbols.
+        constexpr size_t kMinSegment = 32;
+        size_t s0 = 0;
+        for (size_t i = s0 + kMinSegment; i < symbols.size(); ++i) {
+            const Symbol& a = symbols[i - 1];
+            const Symbol& b = symbols[i];
+            const bool safe = a.freeze || b.freeze ||
+                              !t.char_pair_in_pieces(utf8_decode(text.substr(a.start, a.len)).cp,
+                                                     utf8_decode(text.substr(b.start, b.len)).cp);
+            if (!safe)
+                continue;
+            merge_segment(s0, i);
+            s0 = i;
+            i = s0 + kMinSegment - 1;  // the loop's ++i makes it s0 + kMinSegment
+        }
+        merge_segment(s0, symbols.size());
     }
 
     // 3 + 4. Output.

@@ -17,6 +17,16 @@ namespace tok {
 
 namespace {
 
+uint64_t pair_key(char32_t c1, char32_t c2) {
+    return (uint64_t{c1} << 32) | c2;
+}
+
+uint64_t mix(uint64_t x) {
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
 bool is_mergeable(PieceType t) {
     return t == PieceType::kNormal || t == PieceType::kUserDefined || t == PieceType::kUnused;
 }
@@ -207,6 +217,59 @@ Tokenizer::Impl::Impl(TokenizerModel m) : model(std::move(m)) {
     for (size_t i = 0; i < n; ++i)
         canonical[i] = piece_to_id(model.pieces[i]);
     user.build(model);
+    build_char_pairs();
+}
+
+void Tokenizer::Impl::build_char_pairs() {
+    can_split = !any_unused;
+    std::vector<uint64_t> keys;
+    for (size_t i = 0; i < model.pieces.size() && can_split; ++i) {
+        const PieceType t = model.types[i];
+        if (t != PieceType::kNormal && t != PieceType::kUserDefined && t != PieceType::kUnused)
+            continue;
+        std::string_view p = model.pieces[i];
+        char32_t prev = 0;
+        bool first = true;
+        while (!p.empty()) {
+            const Utf8Char c = utf8_decode(p);
+            if (!c.valid) {
+                can_split = false;  // char boundaries inside this piece are not well defined
+                break;
+            }
+            if (!first)
+                keys.push_back(tok::pair_key(prev, c.cp));
+            prev = c.cp;
+            first = false;
+            p.remove_prefix(c.len);
+        }
+    }
+    if (!can_split)
+        return;
+    size_t cap = 64;
+    while (cap < 2 * keys.size())
+        cap *= 2;
+    char_pairs.assign(cap, 0);
+    for (uint64_t k : keys) {
+        for (size_t j = tok::mix(k) & (cap - 1);; j = (j + 1) & (cap - 1)) {
+            if (char_pairs[j] == 0) {
+                char_pairs[j] = k + 1;
+                break;
+            }
+            if (char_pairs[j] == k + 1)
+                break;
+        }
+    }
+}
+
+bool Tokenizer::Impl::char_pair_in_pieces(char32_t c1, char32_t c2) const noexcept {
+    const uint64_t k = tok::pair_key(c1, c2);
+    const size_t mask = char_pairs.size() - 1;
+    for (size_t j = tok::mix(k) & mask;; j = (j + 1) & mask) {
+        if (char_pairs[j] == 0)
+            return false;
+        if (char_pairs[j] == k + 1)
+            return true;
+    }
 }
 
 Tokenizer::Tokenizer(TokenizerModel model) : impl_(std::make_unique<Impl>(std::move(model))) {}

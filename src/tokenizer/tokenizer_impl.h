@@ -53,6 +53,15 @@ struct Tokenizer::Impl {
     bool any_unused = false;
     tok::UserSymbolMatcher user;
     size_t max_piece_bytes = 0;  // longest mergeable piece; longer pairs never match
+    // Adjacent character pairs (c1, c2) that occur inside some mergeable piece. No merge can
+    // cross a boundary between two characters that are not in this set, so the encoder may
+    // run its heap on the stretches between such boundaries independently (same result,
+    // far better cache behaviour on long texts). Off when `any_unused` (the library's
+    // resegmentation map is global) or when a piece is not valid UTF-8.
+    std::vector<uint64_t> char_pairs;  // open addressing; 0 = empty, else key + 1
+    bool can_split = false;
+
+    bool char_pair_in_pieces(char32_t c1, char32_t c2) const noexcept;
 
     // PieceToId(s): reserved pieces first, then normal ones, else unk_id.
     TokenId piece_to_id(std::string_view s) const noexcept {
@@ -60,6 +69,9 @@ struct Tokenizer::Impl {
         return (e != nullptr && e->lookup_id >= 0) ? e->lookup_id : model.unk_id;
     }
     PieceType type(TokenId id) const { return model.types[static_cast<size_t>(id)]; }
+
+private:
+    void build_char_pairs();
 };
 
 namespace tok {
