@@ -20,6 +20,7 @@ struct Command {
 std::span<const Command> commands();
 
 int cmd_info(std::span<const std::string> args);
+int cmd_logits(std::span<const std::string> args);
 int cmd_tokenize(std::span<const std::string> args);
 
 }  // namespace mistral::cli
