@@ -30,6 +30,8 @@ public:
     std::span<const std::byte> tokenizer_blob() const { return file_.tokenizer_blob; }
     const std::string& name() const { return name_; }
     size_t file_bytes() const { return bytes_.size(); }
+    // The whole mapped file (for page-cache checks and prefetching).
+    std::span<const std::byte> bytes() const { return bytes_; }
     bool locked() const { return map_.locked(); }
 
     Model(const Model&) = delete;
