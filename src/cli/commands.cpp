@@ -4,8 +4,12 @@ namespace mistral::cli {
 
 std::span<const Command> commands() {
     static const Command kCommands[] = {
+            {"complete", cmd_complete, "continue a prompt, streaming the text (sampling options, stop strings)"},
+            {"chat", cmd_chat, "chat with an instruct model ([INST] template), interactive or piped"},
             {"info", cmd_info, "show a model file's hyperparameters, tokenizer, tensors and memory"},
             {"logits", cmd_logits, "write the float32 logits of token ids (last or every position)"},
+            {"perplexity", cmd_perplexity, "perplexity of a text or token ids, in strided windows"},
+            {"eval", cmd_eval, "zero-shot multiple-choice accuracy by choice log-likelihood"},
             {"tokenize", cmd_tokenize, "encode text to token ids (or decode ids) exactly as sentencepiece does"},
     };
     return kCommands;

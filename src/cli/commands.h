@@ -19,8 +19,16 @@ struct Command {
 // The table main() dispatches on, in --help order.
 std::span<const Command> commands();
 
+int cmd_complete(std::span<const std::string> args);
+int cmd_chat(std::span<const std::string> args);
 int cmd_info(std::span<const std::string> args);
 int cmd_logits(std::span<const std::string> args);
 int cmd_tokenize(std::span<const std::string> args);
+int cmd_perplexity(std::span<const std::string> args);
+int cmd_eval(std::span<const std::string> args);
+
+class ParsedArgs;
+// The prompt from -p, -f FILE or stdin (one trailing newline dropped unless --raw).
+std::string read_prompt(const ParsedArgs& args);
 
 }  // namespace mistral::cli
