@@ -10,6 +10,8 @@ std::span<const Command> commands() {
             {"logits", cmd_logits, "write the float32 logits of token ids (last or every position)"},
             {"perplexity", cmd_perplexity, "perplexity of a text or token ids, in strided windows"},
             {"eval", cmd_eval, "zero-shot multiple-choice accuracy by choice log-likelihood"},
+            {"moderate", cmd_moderate, "self-reflection moderation: classify a text by label log-likelihood"},
+            {"arena", cmd_arena, "blind pairwise battles between two models; Elo / Bradley-Terry ratings"},
             {"tokenize", cmd_tokenize, "encode text to token ids (or decode ids) exactly as sentencepiece does"},
     };
     return kCommands;

@@ -26,6 +26,8 @@ int cmd_logits(std::span<const std::string> args);
 int cmd_tokenize(std::span<const std::string> args);
 int cmd_perplexity(std::span<const std::string> args);
 int cmd_eval(std::span<const std::string> args);
+int cmd_moderate(std::span<const std::string> args);
+int cmd_arena(std::span<const std::string> args);
 
 class ParsedArgs;
 // The prompt from -p, -f FILE or stdin (one trailing newline dropped unless --raw).
