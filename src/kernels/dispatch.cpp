@@ -7,6 +7,8 @@
 #include <mistral/error.h>
 #include <mistral/kernels.h>
 
+#include "kernels/isa.h"
+
 namespace mistral {
 
 namespace {
@@ -16,6 +18,8 @@ namespace {
 std::vector<const KernelTable*> detect_tables() {
     std::vector<const KernelTable*> out;
     out.push_back(&reference_kernels());
+    if (const KernelTable* t = avx2_kernels_if_supported()) out.push_back(t);
+    if (const KernelTable* t = neon_kernels_if_supported()) out.push_back(t);
     return out;
 }
 

@@ -1,0 +1,39 @@
+// Runtime ISA detection, compiled for the baseline ISA (never with -mavx2): it decides whether
+// the AVX2 table may be used at all, so it must itself run on any x86-64.
+#include "kernels/isa.h"
+
+namespace mistral {
+
+const KernelTable* avx2_kernels_if_supported() noexcept {
+#if defined(MISTRAL_HAVE_AVX2) && (defined(__x86_64__) || defined(__i386__))
+    // FMA and F16C are separate CPUID bits from AVX2; the table uses all three.
+    static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                                  __builtin_cpu_supports("f16c");
+    return supported ? &avx2_kernels() : nullptr;
+#else
+    return nullptr;
+#endif
+}
+
+const KernelTable* neon_kernels_if_supported() noexcept {
+#if defined(MISTRAL_HAVE_NEON) && defined(__aarch64__)
+    return &neon_kernels();  // Advanced SIMD is mandatory on AArch64
+#else
+    return nullptr;
+#endif
+}
+
+bool isa_compiled_in(std::string_view name) noexcept {
+#if defined(MISTRAL_HAVE_AVX2)
+    if (name == "avx2")
+        return true;
+#endif
+#if defined(MISTRAL_HAVE_NEON)
+    if (name == "neon")
+        return true;
+#endif
+    (void)name;
+    return false;
+}
+
+}  // namespace mistral

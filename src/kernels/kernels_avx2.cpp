@@ -1,0 +1,624 @@
+// The AVX2+FMA+F16C kernel table. The only translation unit compiled with -mavx2 -mfma -mf16c:
+// every helper is in an anonymous namespace (STYLE.md 3.5) and nothing here is reached unless
+// isa.cpp has checked the CPU. The numerical contract is in kernels.h; kernels_ref.cpp is the spec.
+//
+// matmul layout: y[t * rows + r] = dot(W row r, x row t).
+//  - T == 1 (decode, memory-bound): 4 weight rows at a time share each activation load; every
+//    weight byte is streamed exactly once, front to back.
+//  - T > 1 (prefill, compute-bound): register tiles of kTileRows rows x kTileTok tokens, inside
+//    cache blocks (tokens x columns x rows) so each weight vector loaded is reused kTileTok times
+//    and the activations of a tile stay in L1.
+//  - q8_0/q4_0: per 32-block the int8 products are summed exactly in int32 (maddubs/madd, then a
+//    horizontal tree over 8 blocks at once, reduce8_epi32), then y += (d_w * d_x) * float(isum)
+//    with the scale product rounded first, exactly as the reference does per block.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include <immintrin.h>
+#include <mistral/kernels.h>
+
+#include "kernels/isa.h"
+#include "kernels/simd_avx2.h"
+
+namespace mistral {
+namespace {
+
+// Local min: std::min is an inline template shared with baseline TUs (the ODR trap).
+inline size_t min_size(size_t a, size_t b) {
+    return a < b ? a : b;
+}
+// Row r of w (TensorView::row, kept local for the same reason).
+inline const std::byte* row_ptr(const TensorView& w, size_t r) {
+    return w.data + r * w.row_bytes;
+}
+
+// ---- float-weight matmul (f32 / f16 / bf16) --------------------------------------------------
+
+struct LoadF32 {
+    using E = float;
+    static __m256 load8(const E* p) { return load8_f32(p); }
+};
+struct LoadF16 {
+    using E = uint16_t;
+    static __m256 load8(const E* p) { return load8_f16(p); }
+};
+struct LoadBF16 {
+    using E = uint16_t;
+    static __m256 load8(const E* p) { return load8_bf16(p); }
+};
+
+// Register tile: R weight rows x TT tokens over columns [k0, k1).
+// w: row r at w0 + r * row_bytes; x: token t at x + t * ldx; y: y[t * ldy + r] (+= if accumulate).
+template <class L, int R, int TT>
+void tile_float(const std::byte* w0, size_t row_bytes, const float* x, size_t ldx, size_t k0,
+                size_t k1, float* y, size_t ldy, bool accumulate) {
+    using E = typename L::E;
+    const E* wr[R];
+    for (int r = 0; r < R; ++r)
+        wr[r] = reinterpret_cast<const E*>(w0 + r * row_bytes);
+    __m256 acc[R][TT];
+    for (int r = 0; r < R; ++r) {
+        for (int t = 0; t < TT; ++t)
+            acc[r][t] = _mm256_setzero_ps();
+    }
+    size_t k = k0;
+    for (; k + 8 <= k1; k += 8) {
+        __m256 wv[R];
+        for (int r = 0; r < R; ++r)
+            wv[r] = L::load8(wr[r] + k);
+        for (int t = 0; t < TT; ++t) {
+            const __m256 xv = _mm256_loadu_ps(x + t * ldx + k);
+            for (int r = 0; r < R; ++r)
+                acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
+    }
+    if (k < k1) {  // row tail (< 8 columns): zero-padded copies, never reading past the row
+        const size_t m = k1 - k;
+        __m256 wv[R];
+        for (int r = 0; r < R; ++r) {
+            E buf[8];
+            copy_partial(wr[r] + k, m, buf);
+            wv[r] = L::load8(buf);
+        }
+        for (int t = 0; t < TT; ++t) {
+            float buf[8];
+            copy_partial(x + t * ldx + k, m, buf);
+            const __m256 xv = _mm256_loadu_ps(buf);
+            for (int r = 0; r < R; ++r)
+                acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
+    }
+    for (int t = 0; t < TT; ++t) {
+        for (int r = 0; r < R; ++r) {
+            const float s = hsum(acc[r][t]);
+            float& out = y[t * ldy + r];
+            out = accumulate ? out + s : s;
+        }
+    }
+}
+
+// ---- quantized-weight matmul (q8_0 / q4_0 weights x q8_0 activations) -------------------------
+
+struct LoadQ8 {
+    using Block = BlockQ8_0;
+    static __m256i load(const Block& b) { return load_q8(b); }
+};
+struct LoadQ4 {
+    using Block = BlockQ4_0;
+    static __m256i load(const Block& b) { return load_q4(b); }
+};
+
+// The 8 (or m < 8, zero-padded) activation blocks of one token starting at block c.
+inline void load_act_blocks(const BlockQ8_0* xb, size_t m, __m256i (&xv)[8], __m256& xs) {
+    for (size_t i = 0; i < 8; ++i)
+        xv[i] = i < m ? load_q8(xb[i]) : _mm256_setzero_si256();
+    xs = load_scales(reinterpret_cast<const std::byte*>(xb), sizeof(BlockQ8_0), m);
+}
+
+// Decode: R rows x 1 token over all blocks, every weight block loaded once.
+template <class Q, int R>
+void rows_quant_t1(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, size_t nb,
+                   float* y) {
+    using Block = typename Q::Block;
+    const Block* wr[R];
+    for (int r = 0; r < R; ++r)
+        wr[r] = reinterpret_cast<const Block*>(w0 + r * row_bytes);
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r)
+        acc[r] = _mm256_setzero_ps();
+    for (size_t c = 0; c < nb; c += 8) {
+        const size_t m = min_size(8, nb - c);
+        __m256i xv[8];
+        __m256 xs;
+        load_act_blocks(xq + c, m, xv, xs);
+        for (int r = 0; r < R; ++r) {
+            __m256i p[8];
+            for (size_t i = 0; i < 8; ++i) {
+                p[i] = i < m ? dot32_i8(Q::load(wr[r][c + i]), xv[i]) : _mm256_setzero_si256();
+            }
+            const __m256 isum = _mm256_cvtepi32_ps(reduce8_epi32(p));  // exact: |isum| < 2^24
+            const __m256 ws =
+                    load_scales(reinterpret_cast<const std::byte*>(wr[r] + c), sizeof(Block), m);
+            acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(_mm256_mul_ps(ws, xs), isum));
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        y[r] = hsum(acc[r]);
+}
+
+// Prefill register tile: R rows x TT tokens over blocks [b0, b1). The weight blocks of a chunk
+// of 8 are unpacked once (and |w| computed once) and reused for all TT tokens.
+template <class Q, int R, int TT>
+void tile_quant(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, size_t ldxb, size_t b0,
+                size_t b1, float* y, size_t ldy, bool accumulate) {
+    using Block = typename Q::Block;
+    const Block* wr[R];
+    for (int r = 0; r < R; ++r)
+        wr[r] = reinterpret_cast<const Block*>(w0 + r * row_bytes);
+    __m256 acc[R][TT];
+    for (int r = 0; r < R; ++r) {
+        for (int t = 0; t < TT; ++t)
+            acc[r][t] = _mm256_setzero_ps();
+    }
+    for (size_t c = b0; c < b1; c += 8) {
+        const size_t m = min_size(8, b1 - c);
+        __m256i wv[R][8], aw[R][8];
+        __m256 ws[R];
+        for (int r = 0; r < R; ++r) {
+            for (size_t i = 0; i < 8; ++i) {
+                wv[r][i] = i < m ? Q::load(wr[r][c + i]) : _mm256_setzero_si256();
+                aw[r][i] = _mm256_sign_epi8(wv[r][i], wv[r][i]);
+            }
+            ws[r] = load_scales(reinterpret_cast<const std::byte*>(wr[r] + c), sizeof(Block), m);
+        }
+        for (int t = 0; t < TT; ++t) {
+            __m256i xv[8];
+            __m256 xs;
+            load_act_blocks(xq + t * ldxb + c, m, xv, xs);
+            for (int r = 0; r < R; ++r) {
+                __m256i p[8];
+                for (size_t i = 0; i < 8; ++i)
+                    p[i] = dot32_i8_abs(aw[r][i], wv[r][i], xv[i]);
+                const __m256 isum = _mm256_cvtepi32_ps(reduce8_epi32(p));
+                acc[r][t] = _mm256_add_ps(acc[r][t], _mm256_mul_ps(_mm256_mul_ps(ws[r], xs), isum));
+            }
+        }
+    }
+    for (int t = 0; t < TT; ++t) {
+        for (int r = 0; r < R; ++r) {
+            const float s = hsum(acc[r][t]);
+            float& out = y[t * ldy + r];
+            out = accumulate ? out + s : s;
+        }
+    }
+}
+
+// ---- blocking driver ---------------------------------------------------------------------------
+
+constexpr int kTileRows = 3;         // register tile (prefill): rows ...
+constexpr int kTileTok = 4;          // ... x tokens: 12 accumulators + 3 weight vectors in ymm
+constexpr size_t kBlockTok = 64;     // tokens per cache block (their activation slice stays in L2)
+constexpr size_t kBlockRows = 48;    // weight rows per cache block (their slice stays in L2)
+constexpr size_t kBlockColsF = 512;  // columns per cache block, float weights
+constexpr size_t kBlockColsQ = 32;   // 32-blocks per cache block (1024 columns), quantized weights
+
+// One tile of runtime size rr x tt (<= kTileRows x kTileTok) of a float or quantized kernel.
+// Kern::tile<R, TT>(args...) is the register tile.
+template <class Kern, int R, typename... Args>
+void tile_tt(int tt, Args... args) {
+    switch (tt) {
+        case 1:
+            Kern::template tile<R, 1>(args...);
+            break;
+        case 2:
+            Kern::template tile<R, 2>(args...);
+            break;
+        case 3:
+            Kern::template tile<R, 3>(args...);
+            break;
+        default:
+            Kern::template tile<R, kTileTok>(args...);
+            break;
+    }
+}
+template <class Kern, typename... Args>
+void tile_dyn(int rr, int tt, Args... args) {
+    switch (rr) {
+        case 1:
+            tile_tt<Kern, 1>(tt, args...);
+            break;
+        case 2:
+            tile_tt<Kern, 2>(tt, args...);
+            break;
+        default:
+            tile_tt<Kern, kTileRows>(tt, args...);
+            break;
+    }
+}
+static_assert(kTileRows == 3 && kTileTok == 4, "tile_dyn enumerates these sizes");
+
+template <class L>
+struct FloatKern {
+    template <int R, int TT>
+    static void tile(const std::byte* w0, size_t rb, const float* x, size_t ldx, size_t k0,
+                     size_t k1, float* y, size_t ldy, bool acc) {
+        tile_float<L, R, TT>(w0, rb, x, ldx, k0, k1, y, ldy, acc);
+    }
+};
+template <class Q>
+struct QuantKern {
+    template <int R, int TT>
+    static void tile(const std::byte* w0, size_t rb, const BlockQ8_0* xq, size_t ldxb, size_t b0,
+                     size_t b1, float* y, size_t ldy, bool acc) {
+        tile_quant<Q, R, TT>(w0, rb, xq, ldxb, b0, b1, y, ldy, acc);
+    }
+};
+
+// Walks token blocks x column blocks x row blocks x token tiles x row tiles. `X` is the
+// activation base (floats or q8 blocks), `ldx` its per-token stride in the same unit as the
+// column range [0, ncols) (values for floats, 32-blocks for quantized).
+template <class Kern, typename X>
+void matmul_blocked(const TensorView& w, const X* x, size_t ldx, size_t ncols, size_t block_cols,
+                    size_t T, float* y, size_t r0, size_t r1) {
+    const size_t ldy = w.rows;
+    for (size_t t0 = 0; t0 < T; t0 += kBlockTok) {
+        const size_t t1 = min_size(T, t0 + kBlockTok);
+        for (size_t k0 = 0; k0 < ncols; k0 += block_cols) {
+            const size_t k1 = min_size(ncols, k0 + block_cols);
+            const bool accumulate = k0 > 0;  // later column blocks add to the partial sums
+            for (size_t rb = r0; rb < r1; rb += kBlockRows) {
+                const size_t rb1 = min_size(r1, rb + kBlockRows);
+                for (size_t t = t0; t < t1; t += kTileTok) {
+                    const int tt = static_cast<int>(min_size(kTileTok, t1 - t));
+                    for (size_t r = rb; r < rb1; r += kTileRows) {
+                        const int rr = static_cast<int>(min_size(kTileRows, rb1 - r));
+                        tile_dyn<Kern>(rr, tt, row_ptr(w, r), w.row_bytes, x + t * ldx, ldx, k0, k1,
+                                       y + t * ldy + r, ldy, accumulate);
+                    }
+                }
+            }
+        }
+    }
+}
+
+template <class L>
+void matmul_float(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    if (a.T == 1) {
+        size_t r = r0;
+        for (; r + 4 <= r1; r += 4)
+            tile_float<L, 4, 1>(row_ptr(w, r), w.row_bytes, a.x, a.n, 0, a.n, y + r, 0, false);
+        for (; r < r1; ++r)
+            tile_float<L, 1, 1>(row_ptr(w, r), w.row_bytes, a.x, a.n, 0, a.n, y + r, 0, false);
+        return;
+    }
+    matmul_blocked<FloatKern<L>>(w, a.x, a.n, a.n, kBlockColsF, a.T, y, r0, r1);
+}
+
+template <class Q>
+void matmul_quant(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    const size_t nb = a.n / kQBlock;
+    if (a.T == 1) {
+        size_t r = r0;
+        for (; r + 4 <= r1; r += 4)
+            rows_quant_t1<Q, 4>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
+        for (; r < r1; ++r)
+            rows_quant_t1<Q, 1>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
+        return;
+    }
+    matmul_blocked<QuantKern<Q>>(w, a.xq, nb, nb, kBlockColsQ, a.T, y, r0, r1);
+}
+
+void matmul_avx2(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) noexcept {
+    switch (w.type) {
+        case DType::kF32:
+            matmul_float<LoadF32>(w, a, y, r0, r1);
+            return;
+        case DType::kF16:
+            matmul_float<LoadF16>(w, a, y, r0, r1);
+            return;
+        case DType::kBF16:
+            matmul_float<LoadBF16>(w, a, y, r0, r1);
+            return;
+        case DType::kQ8_0:
+            matmul_quant<LoadQ8>(w, a, y, r0, r1);
+            return;
+        case DType::kQ4_0:
+            matmul_quant<LoadQ4>(w, a, y, r0, r1);
+            return;
+    }
+}
+
+// ---- quantize_act --------------------------------------------------------------------------
+
+// Bit-exact with quantize_row_q8_0: amax is order-independent, d = amax / 127 and id = 1 / d are
+// the same IEEE divisions, q = round-half-even(x * id) clamped to [-127, 127], and d is stored
+// with the hardware f32->f16 conversion (round to nearest even, like f32_to_f16).
+void quantize_act_avx2(const float* x, BlockQ8_0* xq, size_t n) noexcept {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (size_t b = 0; b < n / kQBlock; ++b) {
+        const float* xb = x + b * kQBlock;
+        __m256 v[4];
+        __m256 amax = _mm256_setzero_ps();
+        for (int i = 0; i < 4; ++i) {
+            v[i] = _mm256_loadu_ps(xb + 8 * i);
+            // max(|x|, amax): like std::max(amax, |x|), keeps amax when |x| is NaN
+            amax = _mm256_max_ps(_mm256_andnot_ps(sign, v[i]), amax);
+        }
+        const float d = hmax(amax) / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        xq[b].d = static_cast<uint16_t>(
+                _mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(d), _MM_FROUND_TO_NEAREST_INT), 0));
+        const __m256 vid = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int i = 0; i < 4; ++i) {
+            __m256 r = _mm256_round_ps(_mm256_mul_ps(v[i], vid),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+            q[i] = _mm256_cvtps_epi32(r);  // exact: already an integer
+        }
+        // packs work inside 128-bit lanes; the permute restores value order
+        const __m256i q16a = _mm256_packs_epi32(q[0], q[1]);
+        const __m256i q16b = _mm256_packs_epi32(q[2], q[3]);
+        const __m256i q8 = _mm256_packs_epi16(q16a, q16b);
+        const __m256i ordered =
+                _mm256_permutevar8x32_epi32(q8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(xq[b].qs), ordered);
+    }
+}
+
+// ---- element-wise ops ------------------------------------------------------------------------
+
+void rmsnorm_avx2(float* out, const float* x, const float* gain, size_t n, float eps) noexcept {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+        acc0 = _mm256_fmadd_ps(a, a, acc0);
+        acc1 = _mm256_fmadd_ps(b, b, acc1);
+    }
+    float ss = hsum(_mm256_add_ps(acc0, acc1));
+    for (; i < n; ++i)
+        ss += x[i] * x[i];
+    // the same IEEE sqrt and division as the reference (sqrtss, not a libm call)
+    const float inv =
+            1.0f / _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(ss / static_cast<float>(n) + eps)));
+    const __m256 vinv = _mm256_set1_ps(inv);
+    i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv);
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(v, _mm256_loadu_ps(gain + i)));
+    }
+    for (; i < n; ++i)
+        out[i] = (x[i] * inv) * gain[i];
+}
+
+// (a, b) <- (a*c - b*s, a*s + b*c) on interleaved pairs: with cs = [c0 s0 c1 s1 ...],
+// c = [c0 c0 c1 c1 ...], s = [s0 s0 ...], sw = [b0 a0 b1 a1 ...]; fmaddsub gives
+// even lanes v*c - sw*s and odd lanes v*c + sw*s.
+void rope_avx2(float* v, size_t n_heads, size_t head_dim, const float* cos_sin) noexcept {
+    for (size_t h = 0; h < n_heads; ++h) {
+        float* p = v + h * head_dim;
+        size_t i = 0;
+        for (; i + 8 <= head_dim; i += 8) {
+            const __m256 x = _mm256_loadu_ps(p + i);
+            const __m256 cs = _mm256_loadu_ps(cos_sin + i);
+            const __m256 c = _mm256_moveldup_ps(cs);
+            const __m256 s = _mm256_movehdup_ps(cs);
+            const __m256 sw = _mm256_permute_ps(x, 0xB1);
+            _mm256_storeu_ps(p + i, _mm256_fmaddsub_ps(x, c, _mm256_mul_ps(sw, s)));
+        }
+        for (; i + 2 <= head_dim; i += 2) {
+            const float c = cos_sin[i], s = cos_sin[i + 1];
+            const float a = p[i], b = p[i + 1];
+            p[i] = a * c - b * s;
+            p[i + 1] = a * s + b * c;
+        }
+    }
+}
+
+template <class L>
+float dot_kv_typed(const float* q, const typename L::E* k, size_t n) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int j = 0; j < 4; ++j) {
+            acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8 * j), L::load8(k + i + 8 * j),
+                                     acc[j]);
+        }
+    }
+    for (; i + 8 <= n; i += 8)
+        acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), L::load8(k + i), acc[0]);
+    if (i < n) {
+        float qb[8];
+        typename L::E kb[8];
+        copy_partial(q + i, n - i, qb);
+        copy_partial(k + i, n - i, kb);
+        acc[1] = _mm256_fmadd_ps(_mm256_loadu_ps(qb), L::load8(kb), acc[1]);
+    }
+    return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+}
+
+float dot_kv_avx2(const float* q, const void* k, DType kv, size_t n) noexcept {
+    switch (kv) {
+        case DType::kF16:
+            return dot_kv_typed<LoadF16>(q, static_cast<const uint16_t*>(k), n);
+        case DType::kBF16:
+            return dot_kv_typed<LoadBF16>(q, static_cast<const uint16_t*>(k), n);
+        default:
+            return dot_kv_typed<LoadF32>(q, static_cast<const float*>(k), n);
+    }
+}
+
+template <class L>
+void axpy_kv_typed(float a, const typename L::E* v, float* out, size_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(va, L::load8(v + i), _mm256_loadu_ps(out + i)));
+    }
+    if (i < n) {
+        const size_t m = n - i;
+        float ob[8];
+        typename L::E vb[8];
+        copy_partial(out + i, m, ob);
+        copy_partial(v + i, m, vb);
+        _mm256_storeu_ps(ob, _mm256_fmadd_ps(va, L::load8(vb), _mm256_loadu_ps(ob)));
+        std::memcpy(out + i, ob, m * sizeof(float));
+    }
+}
+
+void axpy_kv_avx2(float a, const void* v, DType kv, float* out, size_t n) noexcept {
+    switch (kv) {
+        case DType::kF16:
+            axpy_kv_typed<LoadF16>(a, static_cast<const uint16_t*>(v), out, n);
+            return;
+        case DType::kBF16:
+            axpy_kv_typed<LoadBF16>(a, static_cast<const uint16_t*>(v), out, n);
+            return;
+        default:
+            axpy_kv_typed<LoadF32>(a, static_cast<const float*>(v), out, n);
+            return;
+    }
+}
+
+constexpr float kNegInf = -__builtin_inff();
+
+void softmax_avx2(float* x, size_t n) noexcept {
+    // max (exact in any order)
+    __m256 vmax = _mm256_set1_ps(x[0]);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+    float max = hmax(vmax);
+    for (; i < n; ++i)
+        max = x[i] > max ? x[i] : max;
+    // exp(x - max) and the sum; the tail is padded with -inf, whose exp is 0
+    const __m256 vm = _mm256_set1_ps(max);
+    __m256 vsum = _mm256_setzero_ps();
+    i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(x + i, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    if (i < n) {
+        const size_t m = n - i;
+        float buf[8] = {kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf};
+        std::memcpy(buf, x + i, m * sizeof(float));
+        const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(buf), vm));
+        _mm256_storeu_ps(buf, e);
+        std::memcpy(x + i, buf, m * sizeof(float));
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    const __m256 vinv = _mm256_set1_ps(1.0f / hsum(vsum));
+    i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv));
+    const float inv = _mm256_cvtss_f32(vinv);
+    for (; i < n; ++i)
+        x[i] *= inv;
+}
+
+// silu(g) * u = g / (1 + exp(-g)) * u; the same IEEE division as the reference.
+inline __m256 swiglu8(__m256 g, __m256 u) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+void swiglu_avx2(float* gate, const float* up, size_t n) noexcept {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm256_storeu_ps(gate + i, swiglu8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    }
+    if (i < n) {
+        const size_t m = n - i;
+        float gb[8], ub[8];
+        copy_partial(gate + i, m, gb);
+        copy_partial(up + i, m, ub);
+        _mm256_storeu_ps(gb, swiglu8(_mm256_loadu_ps(gb), _mm256_loadu_ps(ub)));
+        std::memcpy(gate + i, gb, m * sizeof(float));
+    }
+}
+
+// ---- row_to_f32 (bit-exact: every conversion here is exact, products as in the reference) ----
+
+template <class L>
+void convert_row(const typename L::E* src, float* out, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, L::load8(src + i));
+    if (i < n) {
+        typename L::E sb[8];
+        float ob[8];
+        copy_partial(src + i, n - i, sb);
+        _mm256_storeu_ps(ob, L::load8(sb));
+        std::memcpy(out + i, ob, (n - i) * sizeof(float));
+    }
+}
+
+// 32 int8 values times the block scale d (as float), in value order.
+inline void dequant32(__m256i q, float d, float* out) {
+    const __m256 vd = _mm256_set1_ps(d);
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int j = 0; j < 4; ++j) {
+        const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[j]));
+        _mm256_storeu_ps(out + 8 * j, _mm256_mul_ps(vd, f));
+    }
+}
+
+inline float f16_scale(uint16_t h) {
+    return _cvtsh_ss(h);
+}
+
+void row_to_f32_avx2(const TensorView& w, size_t row, float* out) noexcept {
+    const std::byte* src = row_ptr(w, row);
+    const size_t n = w.cols;
+    switch (w.type) {
+        case DType::kF32:
+            std::memcpy(out, src, n * sizeof(float));
+            return;
+        case DType::kF16:
+            convert_row<LoadF16>(reinterpret_cast<const uint16_t*>(src), out, n);
+            return;
+        case DType::kBF16:
+            convert_row<LoadBF16>(reinterpret_cast<const uint16_t*>(src), out, n);
+            return;
+        case DType::kQ8_0: {
+            const auto* b = reinterpret_cast<const BlockQ8_0*>(src);
+            for (size_t i = 0; i < n / kQBlock; ++i)
+                dequant32(load_q8(b[i]), f16_scale(b[i].d), out + i * kQBlock);
+            return;
+        }
+        case DType::kQ4_0: {
+            const auto* b = reinterpret_cast<const BlockQ4_0*>(src);
+            for (size_t i = 0; i < n / kQBlock; ++i)
+                dequant32(load_q4(b[i]), f16_scale(b[i].d), out + i * kQBlock);
+            return;
+        }
+    }
+}
+
+constexpr KernelTable kAvx2 = {
+        .name = "avx2",
+        .matmul = matmul_avx2,
+        .quantize_act = quantize_act_avx2,
+        .rmsnorm = rmsnorm_avx2,
+        .rope = rope_avx2,
+        .dot_kv = dot_kv_avx2,
+        .axpy_kv = axpy_kv_avx2,
+        .softmax = softmax_avx2,
+        .swiglu = swiglu_avx2,
+        .row_to_f32 = row_to_f32_avx2,
+};
+
+}  // namespace
+
+// Returns the address of a constant table: no vector instructions run before the caller's check.
+const KernelTable& avx2_kernels() noexcept {
+    return kAvx2;
+}
+
+}  // namespace mistral
