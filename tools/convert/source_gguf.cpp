@@ -285,15 +285,14 @@ public:
             const auto* p = t.data.data();
             return std::vector<std::byte>(p, p + t.data.size());
         }
-        // A K-quant: dequantize to f32.
+        // A K-quant: dequantize to f32, straight into the returned buffer (operator new
+        // storage is aligned for float), so a 7B embedding needs one f32 copy, not two.
         const size_t n = static_cast<size_t>(t.n_elements);
         std::vector<std::byte> out(n * sizeof(float));
-        std::vector<float> tmp(n);
-        const bool ok = dequantize_ggml(t.type, t.data.data(), tmp.data(), n);
-        if (!ok) {  // build_tensor_list only lets dequantizable types through
+        if (!dequantize_ggml(t.type, t.data.data(), reinterpret_cast<float*>(out.data()), n)) {
+            // build_tensor_list only lets dequantizable types through.
             throw Error(Errc::kUnsupportedType, path_.string() + ": cannot dequantize " + t.name);
         }
-        std::memcpy(out.data(), tmp.data(), out.size());
         return out;
     }
 
