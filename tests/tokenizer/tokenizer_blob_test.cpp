@@ -82,7 +82,7 @@ TEST(TokenizerBlob, BadBlobs) {
     b[4] = std::byte{9};  // version 9
     EXPECT_EQ(error_of(b), Errc::kNewerVersion);
     b = good;
-    b.resize(b.size() - 1);
+    b.pop_back();
     EXPECT_EQ(error_of(b), Errc::kTruncated);
     b = good;
     b.push_back(std::byte{0});
