@@ -32,6 +32,9 @@ struct SessionOptions {
     // Reserve [max_batch, vocab] logits so forward(..., all_logits = true) is allowed.
     bool all_logits = false;
     ThreadPool* pool = nullptr;  // null: run on the calling thread
+    // Ignore the model's sliding window: full causal attention over a non-rolling cache of ctx
+    // positions (to measure what the window saves, e.g. `mistral bench --attention full`).
+    bool full_attention = false;
 };
 
 struct ForwardState;  // scratch buffers (src/model/forward.h)
@@ -75,6 +78,7 @@ public:
 
 private:
     const Model* model_;
+    ModelConfig cfg_;  // the model's, with window = 0 under full_attention
     const KernelTable* kernels_;
     ThreadPool* pool_;
     int64_t max_batch_ = 0;

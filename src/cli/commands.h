@@ -21,6 +21,7 @@ std::span<const Command> commands();
 
 int cmd_complete(std::span<const std::string> args);
 int cmd_chat(std::span<const std::string> args);
+int cmd_bench(std::span<const std::string> args);
 int cmd_info(std::span<const std::string> args);
 int cmd_logits(std::span<const std::string> args);
 int cmd_tokenize(std::span<const std::string> args);

@@ -111,6 +111,7 @@ void rope_cos_sin(int64_t pos, std::span<const float> inv_freq, float* cos_sin) 
 ForwardState::ForwardState(const ModelConfig& cfg, DType kv_type, int64_t capacity, size_t max_T_,
                            size_t n_threads, bool all_logits)
     : max_T(max_T_),
+      window(cfg.window),
       cache(cfg, kv_type, capacity),
       max_keys(sz(capacity)),
       inv_freq(rope_inv_freq(sz(cfg.head_dim), cfg.rope_theta)) {
@@ -168,7 +169,7 @@ std::span<const float> run_forward(const Model& model, const KernelTable& k, Thr
     aa.n_heads = sz(cfg.n_heads);
     aa.n_kv_heads = sz(cfg.n_kv_heads);
     aa.head_dim = head_dim;
-    aa.window = cfg.window;
+    aa.window = st.window;
     aa.q = q;
     aa.k_new = st.k_new.data();
     aa.v_new = st.v_new.data();

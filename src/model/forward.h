@@ -20,6 +20,7 @@ struct ForwardState {
                  size_t n_threads, bool all_logits);
 
     size_t max_T;
+    int64_t window;  // attention window (0 = full), the model's unless overridden
     KvCache cache;
     size_t max_keys;              // keys one query can see: the cache capacity
     std::vector<float> inv_freq;  // [head_dim / 2] RoPE frequencies, float32 as mistral-src

@@ -24,8 +24,14 @@ int64_t chunk_for(const ModelConfig& cfg) {
 }  // namespace
 
 Session::Session(const Model& model, const KernelTable& kernels, SessionOptions opts)
-    : model_(&model), kernels_(&kernels), pool_(opts.pool), all_logits_(opts.all_logits) {
-    const ModelConfig& cfg = model.config();
+    : model_(&model),
+      cfg_(model.config()),
+      kernels_(&kernels),
+      pool_(opts.pool),
+      all_logits_(opts.all_logits) {
+    if (opts.full_attention)
+        cfg_.window = 0;
+    const ModelConfig& cfg = cfg_;
     if (opts.ctx < 0)
         throw Error(Errc::kInvalidArgument,
                     "context size must be >= 0, got " + std::to_string(opts.ctx));
@@ -63,7 +69,7 @@ const KvCache& Session::cache() const {
     return state_->cache;
 }
 const ModelConfig& Session::config() const {
-    return model_->config();
+    return cfg_;
 }
 
 std::span<const float> Session::forward(std::span<const TokenId> ids, int64_t pos0,

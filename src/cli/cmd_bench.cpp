@@ -1,0 +1,306 @@
+// `mistral bench`: prompt-processing and generation throughput, printed like llama-bench
+// (a markdown table, or --json shaped like `llama-bench -o json`), plus bytes per generated
+// token, the effective bandwidth of generation and, with --membw, the machine's read bandwidth.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <numeric>
+#include <sstream>
+#include <thread>
+
+#include <mistral/error.h>
+#include <mistral/json.h>
+#include <mistral/sampler.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+
+namespace mistral::cli {
+
+namespace {
+
+const std::vector<OptSpec> kBenchOpts = {
+        {"--model,-m", "FILE", "model file"},
+        {"--n-prompt,-p", "N", "prompt tokens for pp (default 512; 0 = skip)"},
+        {"--n-gen,-n", "N", "generated tokens for tg (default 128; 0 = skip)"},
+        {"--repetitions,-r", "N", "repetitions (default 3)"},
+        {"--threads,-t", "N", "threads (default: physical cores)"},
+        {"--depth,-d", "D", "context depth before tg starts (default 0)"},
+        {"--kv-type", "T", "KV cache type: f32 (default) or f16"},
+        {"--attention", "MODE", "swa (default: the model's window) or full (ignore the window)"},
+        {"--json", "", "print a JSON array like llama-bench -o json"},
+        {"--membw", "", "also measure the machine's read bandwidth (STREAM-like sum)"},
+        {"--mlock", "", "lock the model in RAM"},
+        {"--quiet,-q", "", "no load summary"},
+};
+
+struct Stats {
+    double mean = 0, stddev = 0;
+};
+
+Stats stats(const std::vector<double>& v) {
+    Stats s;
+    if (v.empty())
+        return s;
+    s.mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+    if (v.size() > 1) {
+        double acc = 0;
+        for (double x : v)
+            acc += (x - s.mean) * (x - s.mean);
+        s.stddev = std::sqrt(acc / static_cast<double>(v.size() - 1));
+    }
+    return s;
+}
+
+// Bytes of weights streamed per generated token: every matrix once, but only one embedding row.
+double weight_bytes_per_token(const Model& m) {
+    double b = 0;
+    for (const auto& t : m.file().tensors) {
+        b += t.name == "tok_embeddings.weight" ? static_cast<double>(t.view.row_bytes)
+                                               : static_cast<double>(t.view.nbytes());
+    }
+    return b;
+}
+
+// Read bandwidth in GB/s: 2 threads summing a 1 GiB buffer (much larger than any L3), best of 3.
+double measure_read_bandwidth(size_t n_threads) {
+    const size_t n = (size_t{1} << 30) / sizeof(float);
+    std::vector<float> buf(n, 1.0f);
+    double best = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+        std::vector<double> sums(n_threads, 0.0);
+        const auto t0 = std::chrono::steady_clock::now();
+        std::vector<std::thread> th;
+        for (size_t t = 0; t < n_threads; ++t) {
+            th.emplace_back([&, t] {
+                const size_t b = n * t / n_threads, e = n * (t + 1) / n_threads;
+                // Eight independent accumulators keep the loop bound by memory, not latency.
+                float acc[8] = {};
+                size_t i = b;
+                for (; i + 8 <= e; i += 8) {
+                    for (int k = 0; k < 8; ++k)
+                        acc[k] += buf[i + static_cast<size_t>(k)];
+                }
+                for (; i < e; ++i)
+                    acc[0] += buf[i];
+                double s = 0;
+                for (float a : acc)
+                    s += static_cast<double>(a);
+                sums[t] = s;
+            });
+        }
+        for (auto& t : th)
+            t.join();
+        const double secs =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (std::accumulate(sums.begin(), sums.end(), 0.0) != static_cast<double>(n))
+            return 0;  // keeps the loop
+        best = std::max(best, static_cast<double>(n * sizeof(float)) / secs / 1e9);
+    }
+    return best;
+}
+
+std::string human_gib(double bytes) {
+    char buf[32];
+    if (bytes >= 1073741824.0) {
+        std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / 1073741824.0);
+    } else {
+        std::snprintf(buf, sizeof buf, "%.2f MiB", bytes / 1048576.0);
+    }
+    return buf;
+}
+
+}  // namespace
+
+int cmd_bench(std::span<const std::string> argv) {
+    if (wants_help(argv)) {
+        std::cout << format_help(
+                "mistral bench -m MODEL [-p 512] [-n 128] [-r 3] [-t N] [-d D] [--kv-type T] "
+                "[--json]",
+                "Measure prompt processing (ppN) and generation (tgN) speed in tokens/s.",
+                kBenchOpts);
+        return 0;
+    }
+    const ParsedArgs args = parse_args(argv, kBenchOpts);
+    const int64_t n_prompt = args.get_int("--n-prompt", 512, 0, int64_t{1} << 20);
+    const int64_t n_gen = args.get_int("--n-gen", 128, 0, int64_t{1} << 20);
+    const int64_t reps = args.get_int("--repetitions", 3, 1, 1000);
+    const int64_t depth = args.get_int("--depth", 0, 0, int64_t{1} << 24);
+    const std::string attention = args.get_or("--attention", "swa");
+    if (attention != "swa" && attention != "full")
+        throw UsageError("--attention: 'swa' or 'full'");
+    const bool json = args.has("--json");
+    LoadedModel lm = load_model(args, args.has("--quiet") || json);
+    const ModelConfig& cfg = lm.model->config();
+
+    SessionOptions so = session_options(args, lm);
+    so.full_attention = attention == "full";
+    // Room for the whole benchmark when the cache does not roll.
+    const int64_t need = std::max(n_prompt, depth + n_gen) + 1;
+    if (so.full_attention || cfg.window == 0)
+        so.ctx = std::max<int64_t>(need, 16);
+    so.max_batch = std::max<int64_t>(1, std::min<int64_t>(std::max<int64_t>(n_prompt, 1), 512));
+    Session session(*lm.model, *lm.kernels, so);
+
+    // Random (seeded) token ids, never BOS/EOS, like llama-bench's random prompt.
+    Xoshiro256 rng(1234);
+    auto random_ids = [&](int64_t n) {
+        std::vector<TokenId> ids(static_cast<size_t>(n));
+        for (auto& id : ids)
+            id = static_cast<TokenId>(3 +
+                                      rng.next_u64() % static_cast<uint64_t>(cfg.vocab_size - 3));
+        return ids;
+    };
+    struct Result {
+        std::string test;
+        int64_t n_prompt = 0, n_gen = 0;
+        std::vector<double> ts, ns;
+    };
+    std::vector<Result> results;
+    const int64_t chunk = std::min<int64_t>(session.max_batch(), 512);
+
+    if (n_prompt > 0) {
+        Result r{"pp" + std::to_string(n_prompt), n_prompt, 0, {}, {}};
+        const auto ids = random_ids(n_prompt);
+        session.reset();
+        session.prefill(std::span<const TokenId>(ids).first(
+                                static_cast<size_t>(std::min<int64_t>(n_prompt, 16))),
+                        chunk);  // warm-up
+        for (int64_t i = 0; i < reps; ++i) {
+            session.reset();
+            const auto t0 = std::chrono::steady_clock::now();
+            session.prefill(ids, chunk);
+            const double ns = ms_since(t0) * 1e6;
+            r.ns.push_back(ns);
+            r.ts.push_back(static_cast<double>(n_prompt) * 1e9 / ns);
+        }
+        results.push_back(std::move(r));
+    }
+    double kv_rows_per_token = 0;
+    if (n_gen > 0) {
+        Result r{"tg" + std::to_string(n_gen), 0, n_gen, {}, {}};
+        const auto ctx_ids = random_ids(depth);
+        const auto gen_ids = random_ids(n_gen);
+        for (int64_t i = -1; i < reps; ++i) {  // i = -1: warm-up
+            session.reset();
+            if (depth > 0)
+                session.prefill(ctx_ids, chunk);
+            const int64_t n = i < 0 ? std::min<int64_t>(n_gen, 4) : n_gen;
+            const auto t0 = std::chrono::steady_clock::now();
+            for (int64_t k = 0; k < n; ++k)
+                session.decode(gen_ids[static_cast<size_t>(k)]);
+            const double ns = ms_since(t0) * 1e6;
+            if (i < 0)
+                continue;
+            r.ns.push_back(ns);
+            r.ts.push_back(static_cast<double>(n_gen) * 1e9 / ns);
+        }
+        // Keys attended per generated token, averaged over the run.
+        const int64_t w = (so.full_attention || cfg.window == 0) ? INT64_MAX : cfg.window;
+        double rows = 0;
+        for (int64_t k = 0; k < n_gen; ++k)
+            rows += static_cast<double>(std::min<int64_t>(depth + k + 1, w));
+        kv_rows_per_token = rows / static_cast<double>(n_gen);
+        results.push_back(std::move(r));
+    }
+
+    const double wbytes = weight_bytes_per_token(*lm.model);
+    const double kv_elem = so.kv_type == DType::kF16 ? 2.0 : 4.0;
+    const double kv_bytes =
+            kv_rows_per_token * 2.0 * static_cast<double>(cfg.n_layers * cfg.kv_dim()) * kv_elem;
+    const size_t threads = lm.pool->size();
+    const std::string type = std::string(dtype_name(lm.model->weights().layers.front().wq.type));
+    double membw = 0;
+    if (args.has("--membw"))
+        membw = measure_read_bandwidth(threads);
+
+    if (json) {
+        Json arr = Json::array();
+        for (const auto& r : results) {
+            const Stats t = stats(r.ts), n = stats(r.ns);
+            Json o = Json::object();
+            o.set("build_commit", "mistral.cpp");
+            o.set("model_filename", lm.model->name());
+            o.set("model_type", "mistral " + type);
+            o.set("model_size", static_cast<int64_t>(lm.model->file_bytes()));
+            o.set("model_n_params", cfg.n_params());
+            o.set("backend", std::string("CPU (") + std::string(lm.kernels->name) + ")");
+            o.set("n_threads", static_cast<int64_t>(threads));
+            o.set("type_k", std::string(dtype_name(so.kv_type)));
+            o.set("type_v", std::string(dtype_name(so.kv_type)));
+            o.set("n_prompt", r.n_prompt);
+            o.set("n_gen", r.n_gen);
+            o.set("n_depth", r.n_gen > 0 ? depth : 0);
+            o.set("attention", attention);
+            o.set("test", r.test);
+            o.set("avg_ns", static_cast<int64_t>(n.mean));
+            o.set("stddev_ns", static_cast<int64_t>(n.stddev));
+            o.set("avg_ts", t.mean);
+            o.set("stddev_ts", t.stddev);
+            Json samples = Json::array(), samples_ns = Json::array();
+            for (double v : r.ts)
+                samples.push_back(v);
+            for (double v : r.ns)
+                samples_ns.push_back(static_cast<int64_t>(v));
+            o.set("samples_ts", std::move(samples));
+            o.set("samples_ns", std::move(samples_ns));
+            if (r.n_gen > 0) {
+                o.set("bytes_per_token", wbytes + kv_bytes);
+                o.set("effective_gbps", (wbytes + kv_bytes) * t.mean / 1e9);
+            }
+            if (membw > 0)
+                o.set("read_bandwidth_gbps", membw);
+            arr.push_back(std::move(o));
+        }
+        write_stdout(arr.dump(2) + "\n");
+        return 0;
+    }
+    std::ostringstream o;
+    o << "| model | size | params | backend | threads | kv | test | t/s |\n";
+    o << "| --- | ---: | ---: | --- | ---: | --- | ---: | ---: |\n";
+    for (const auto& r : results) {
+        const Stats t = stats(r.ts);
+        char line[512];
+        std::string test = r.test;
+        if (r.n_gen > 0 && depth > 0)
+            test += " @ d" + std::to_string(depth);
+        if (attention == "full")
+            test += " (full attn)";
+        std::snprintf(line, sizeof line,
+                      "| mistral %s | %s | %.2f M | CPU (%s) | %zu | %s | %s | %.2f ± %.2f |\n",
+                      type.c_str(), human_gib(static_cast<double>(lm.model->file_bytes())).c_str(),
+                      static_cast<double>(cfg.n_params()) / 1e6,
+                      std::string(lm.kernels->name).c_str(), threads,
+                      std::string(dtype_name(so.kv_type)).c_str(), test.c_str(), t.mean, t.stddev);
+        o << line;
+    }
+    for (const auto& r : results) {
+        if (r.n_gen == 0)
+            continue;
+        const double ts = stats(r.ts).mean;
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "\ntg: %.1f MiB per token (weights %.1f MiB + KV %.1f MiB for %.0f keys); "
+                      "effective bandwidth %.2f GB/s",
+                      (wbytes + kv_bytes) / 1048576.0, wbytes / 1048576.0, kv_bytes / 1048576.0,
+                      kv_rows_per_token, (wbytes + kv_bytes) * ts / 1e9);
+        o << line;
+        if (membw > 0) {
+            std::snprintf(line, sizeof line,
+                          " = %.0f%% of the measured read bandwidth (%.2f GB/s, %zu threads)",
+                          100.0 * (wbytes + kv_bytes) * ts / 1e9 / membw, membw, threads);
+            o << line;
+        }
+        o << "\n";
+    }
+    if (membw > 0 && n_gen == 0)
+        o << "\nread bandwidth: " << membw << " GB/s\n";
+    o << "kv cache: " << session.kv_bytes() << " bytes resident\n";
+    write_stdout(o.str());
+    return 0;
+}
+
+}  // namespace mistral::cli
