@@ -110,7 +110,8 @@ struct LoadQ4 {
 };
 
 // The 8 (or m < 8, zero-padded) activation blocks of one token starting at block c.
-inline void load_act_blocks(const BlockQ8_0* xb, size_t m, __m256i (&xv)[8], __m256& xs) {
+MISTRAL_AVX2_INLINE void load_act_blocks(const BlockQ8_0* xb, size_t m, __m256i (&xv)[8],
+                                         __m256& xs) {
     for (size_t i = 0; i < 8; ++i)
         xv[i] = i < m ? load_q8(xb[i]) : _mm256_setzero_si256();
     xs = load_scales(reinterpret_cast<const std::byte*>(xb), sizeof(BlockQ8_0), m);
@@ -127,8 +128,8 @@ void rows_quant_t1(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, s
     __m256 acc[R];
     for (int r = 0; r < R; ++r)
         acc[r] = _mm256_setzero_ps();
-    for (size_t c = 0; c < nb; c += 8) {
-        const size_t m = min_size(8, nb - c);
+    // One chunk of m <= 8 blocks; called with a literal 8 for every full chunk so m folds away.
+    auto chunk = [&](size_t c, size_t m) __attribute__((always_inline)) {
         __m256i xv[8];
         __m256 xs;
         load_act_blocks(xq + c, m, xv, xs);
@@ -142,7 +143,12 @@ void rows_quant_t1(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, s
                     load_scales(reinterpret_cast<const std::byte*>(wr[r] + c), sizeof(Block), m);
             acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(_mm256_mul_ps(ws, xs), isum));
         }
-    }
+    };
+    size_t c = 0;
+    for (; c + 8 <= nb; c += 8)
+        chunk(c, 8);
+    if (c < nb)
+        chunk(c, nb - c);
     for (int r = 0; r < R; ++r)
         y[r] = hsum(acc[r]);
 }
@@ -161,8 +167,7 @@ void tile_quant(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, size
         for (int t = 0; t < TT; ++t)
             acc[r][t] = _mm256_setzero_ps();
     }
-    for (size_t c = b0; c < b1; c += 8) {
-        const size_t m = min_size(8, b1 - c);
+    auto chunk = [&](size_t c, size_t m) __attribute__((always_inline)) {  // as in rows_quant_t1
         __m256i wv[R][8], aw[R][8];
         __m256 ws[R];
         for (int r = 0; r < R; ++r) {
@@ -184,7 +189,12 @@ void tile_quant(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, size
                 acc[r][t] = _mm256_add_ps(acc[r][t], _mm256_mul_ps(_mm256_mul_ps(ws[r], xs), isum));
             }
         }
-    }
+    };
+    size_t c = b0;
+    for (; c + 8 <= b1; c += 8)
+        chunk(c, 8);
+    if (c < b1)
+        chunk(c, b1 - c);
     for (int t = 0; t < TT; ++t) {
         for (int r = 0; r < R; ++r) {
             const float s = hsum(acc[r][t]);

@@ -99,12 +99,20 @@ inline __m256i load_q4(const BlockQ4_0& b) {
     return _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
 }
 
+// Forced inlining for the small helpers called with a constant block count (8) in hot loops, so
+// the count folds away (no branches, no variable-length copies).
+#define MISTRAL_AVX2_INLINE inline __attribute__((always_inline))
+
 // 8 f16 scales (a block's first field) at a byte stride, as floats; lanes >= m are 0.
-inline __m256 load_scales(const std::byte* first, size_t stride, size_t m) {
-    alignas(16) uint16_t d[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+MISTRAL_AVX2_INLINE __m256 load_scales(const std::byte* first, size_t stride, size_t m) {
+    uint16_t d[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (size_t i = 0; i < m; ++i)
         std::memcpy(&d[i], first + i * stride, sizeof(uint16_t));
-    return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d)));
+    const __m128i h = _mm_setr_epi16(static_cast<short>(d[0]), static_cast<short>(d[1]),
+                                     static_cast<short>(d[2]), static_cast<short>(d[3]),
+                                     static_cast<short>(d[4]), static_cast<short>(d[5]),
+                                     static_cast<short>(d[6]), static_cast<short>(d[7]));
+    return _mm256_cvtph_ps(h);
 }
 
 // ---- exp ---------------------------------------------------------------------------------------
