@@ -76,6 +76,12 @@ TEST(GgufFuzz, VocabularyOnlyFile) {
             test::read_bytes(test::fixture_path("tokenizer/llama-spm/ggml-vocab-llama-spm.gguf"));
     test::TempDir dir;
     EXPECT_FALSE(exercise(bytes, dir / "v.gguf"));
+    try {
+        open_gguf(dir / "v.gguf", SourceOptions{});
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::kMissingTensor);
+        EXPECT_NE(std::string(e.what()).find("no tensors"), std::string::npos) << e.what();
+    }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <mistral/error.h>
 
 #include "gguf_builder.h"
+#include "test_util.h"
 
 namespace mistral::convert {
 namespace {
@@ -155,6 +156,31 @@ TEST(GgufReader, EveryTruncationIsAnError) {
                     code == Errc::kBadMagic)
                 << "at length " << n << ": " << errc_name(code);
     }
+}
+
+// Seeded byte flips of the synthetic file: success or a clean Error, never a crash.
+TEST(GgufReader, RandomByteFlips) {
+    const auto original = valid_file();
+    test::Rng rng(7);
+    int ok = 0;
+    for (int it = 0; it < 3000; ++it) {
+        auto bytes = original;
+        const int flips = 1 + static_cast<int>(rng.next() % 4);
+        for (int k = 0; k < flips; ++k) {
+            bytes[rng.next() % bytes.size()] = static_cast<std::byte>(rng.next() & 0xff);
+        }
+        try {
+            const GgufFile f = parse_gguf(bytes);
+            for (const auto& t : f.tensors) {
+                ASSERT_GE(t.data.data(), bytes.data());
+                ASSERT_LE(t.data.data() + t.data.size(), bytes.data() + bytes.size());
+            }
+            ++ok;
+        } catch (const Error&) {
+        }
+    }
+    EXPECT_GT(ok, 0);
+    EXPECT_LT(ok, 3000);
 }
 
 TEST(GgufReader, AbsurdCounts) {

@@ -298,6 +298,10 @@ public:
 
 private:
     void build_tensor_list(const SourceOptions& opts) {
+        if (gguf_.tensors.empty()) {
+            throw Error(Errc::kMissingTensor,
+                        "the file has no tensors (a vocabulary-only GGUF?); nothing to convert");
+        }
         std::map<std::string, size_t> by_name;  // our name -> index in gguf_.tensors
         for (size_t k = 0; k < gguf_.tensors.size(); ++k) {
             const std::string ours = gguf_to_our_name(gguf_.tensors[k].name);
