@@ -88,7 +88,9 @@ public:
     // Picks the next id from `logits` ([vocab]) given the ids so far (`recent`, oldest first).
     // Throws Error(kInvalidArgument) if logits is empty; otherwise only std::bad_alloc when the
     // scratch grows (once per vocabulary size). O(vocab) plus O(k log k) with top-k set
-    // (nth_element, no full sort); without top-k it sorts the min-p survivors.
+    // (nth_element, no full sort); without top-k it sorts the min-p survivors, and with top-p
+    // only as deep as the top-p cut (blocks of growing size). A full sort of the vocabulary
+    // happens only with top-k, top-p and min-p all off.
     TokenId sample(std::span<const float> logits, std::span<const TokenId> recent);
 
     // Runs steps 0-6 without drawing and returns the survivors in rank order with their final
@@ -105,12 +107,16 @@ private:
 
     SamplerParams params_;
     Xoshiro256 rng_;
-    std::vector<float> x_;        // [vocab] cleaned + penalised logits
-    std::vector<uint8_t> seen_;   // [vocab] penalty marks, all zero between calls
-    std::vector<TokenId> order_;  // [vocab] candidate ids; the first n_ are the survivors
+    std::vector<float> x_;       // [vocab] cleaned + penalised logits
+    std::vector<uint8_t> seen_;  // [vocab] penalty marks, all zero between calls
+    struct Ranked {
+        float x;  // logit after steps 0-1
+        TokenId id;
+    };
+    std::vector<Ranked> ranked_;  // [vocab] candidates; the first n_ are the survivors, ranked
     std::vector<Candidate> out_;  // [<= vocab] survivors for distribution()
     std::vector<double> weight_;  // [<= vocab] temperature weights of the survivors
-    size_t n_ = 0;                // number of survivors in order_
+    size_t n_ = 0;                // number of survivors in ranked_
     float x_max_ = 0.0f;          // largest cleaned logit (or -inf)
     bool greedy_ = false;         // the last filter() took the greedy path
 };

@@ -100,7 +100,7 @@ void Sampler::filter(std::span<const float> logits, std::span<const TokenId> rec
     if (x_.size() != vocab) {  // scratch sized once per vocabulary
         x_.assign(vocab, 0.0f);
         seen_.assign(vocab, 0);
-        order_.assign(vocab, 0);
+        ranked_.assign(vocab, Ranked{});
         out_.reserve(vocab);
         weight_.assign(vocab, 0.0);
     }
@@ -152,7 +152,7 @@ void Sampler::filter(std::span<const float> logits, std::span<const TokenId> rec
         while (x_[best] != x_max) {
             ++best;
         }
-        order_[0] = static_cast<TokenId>(best);
+        ranked_[0] = {x_[best], static_cast<TokenId>(best)};
         weight_[0] = 1.0;
         n_ = 1;
         greedy_ = true;
@@ -160,36 +160,47 @@ void Sampler::filter(std::span<const float> logits, std::span<const TokenId> rec
     }
     greedy_ = false;
 
-    // Step 2: rank by (logit desc, id asc). -inf tokens are never candidates.
-    const float* x = x_.data();
-    auto ranks_before = [x](TokenId a, TokenId b) {
-        const float xa = x[a], xb = x[b];
-        return xa > xb || (xa == xb && a < b);
+    // Step 2: rank by (logit desc, id asc). -inf tokens are never candidates. Candidates are
+    // packed (logit, id) pairs so that selection and sorting stay in contiguous memory.
+    auto ranks_before = [](const Ranked& a, const Ranked& b) {
+        return a.x > b.x || (a.x == b.x && a.id < b.id);
     };
+    const auto at = [this](size_t i) { return ranked_.begin() + static_cast<ptrdiff_t>(i); };
     const bool top_k_on = params_.top_k > 0 && static_cast<size_t>(params_.top_k) < vocab;
     const bool top_p_on = params_.top_p < 1.0f;
     const bool min_p_on = params_.min_p > 0.0f;
     const double min_p = static_cast<double>(params_.min_p);
+    const double top_p = static_cast<double>(params_.top_p);
 
-    size_t m = 0;  // candidates in order_[0, m)
+    size_t m = 0;  // candidates in ranked_[0, m)
     double z = 0;  // softmax denominator over the top-k survivors (relative to x_max)
     if (top_k_on) {
         // Step 3: top-k by partial selection, then sort only the k survivors.
         for (size_t i = 0; i < vocab; ++i) {
             if (x_[i] != -kInf) {
-                order_[m++] = static_cast<TokenId>(i);
+                ranked_[m++] = {x_[i], static_cast<TokenId>(i)};
             }
         }
         const auto k = static_cast<size_t>(params_.top_k);
         if (m > k) {
-            std::nth_element(order_.begin(), order_.begin() + static_cast<ptrdiff_t>(k),
-                             order_.begin() + static_cast<ptrdiff_t>(m), ranks_before);
+            std::nth_element(at(0), at(k), at(m), ranks_before);
             m = k;
         }
-        std::sort(order_.begin(), order_.begin() + static_cast<ptrdiff_t>(m), ranks_before);
+        std::sort(at(0), at(m), ranks_before);
         if (top_p_on) {
             for (size_t i = 0; i < m; ++i) {
-                z += rel_weight(x_[static_cast<size_t>(order_[i])], x_max);
+                z += rel_weight(ranked_[i].x, x_max);
+            }
+        }
+        // Step 4: top-p, the smallest prefix with cumulative probability >= top_p.
+        if (top_p_on) {
+            double cum = 0;
+            for (size_t i = 0; i < m; ++i) {
+                cum += rel_weight(ranked_[i].x, x_max) / z;
+                if (cum >= top_p) {
+                    m = i + 1;
+                    break;
+                }
             }
         }
     } else {
@@ -203,30 +214,42 @@ void Sampler::filter(std::span<const float> logits, std::span<const TokenId> rec
             const double w = rel_weight(x_[i], x_max);
             z += w;
             if (!min_p_on || x_[i] == x_max || !(w < min_p)) {  // the best always survives
-                order_[m++] = static_cast<TokenId>(i);
+                ranked_[m++] = {x_[i], static_cast<TokenId>(i)};
             }
         }
-        std::sort(order_.begin(), order_.begin() + static_cast<ptrdiff_t>(m), ranks_before);
+        if (!top_p_on) {
+            std::sort(at(0), at(m), ranks_before);
+        } else {
+            // Step 4: top-p, sorting only as far as needed: select and sort growing blocks
+            // [s, e) of the rank order until the cumulative probability reaches top_p. The
+            // prefix found is exactly the one a full sort would give.
+            double cum = 0;
+            size_t s = 0;
+            bool cut = false;
+            while (s < m && !cut) {
+                const size_t e = std::min(m, std::max<size_t>(64, 4 * s));
+                if (e < m) {
+                    std::nth_element(at(s), at(e), at(m), ranks_before);
+                }
+                std::sort(at(s), at(e), ranks_before);
+                for (size_t i = s; i < e; ++i) {
+                    cum += rel_weight(ranked_[i].x, x_max) / z;
+                    if (cum >= top_p) {
+                        m = i + 1;
+                        cut = true;
+                        break;
+                    }
+                }
+                s = e;
+            }
+        }
     }
     MISTRAL_CHECK(m >= 1, "the best finite token always survives ranking");
-
-    // Step 4: top-p, the smallest prefix with cumulative probability >= top_p.
-    if (top_p_on) {
-        const double p = static_cast<double>(params_.top_p);
-        double cum = 0;
-        for (size_t i = 0; i < m; ++i) {
-            cum += rel_weight(x_[static_cast<size_t>(order_[i])], x_max) / z;
-            if (cum >= p) {
-                m = i + 1;
-                break;
-            }
-        }
-    }
 
     // Step 5: min-p; the best token (ratio 1) is always kept, even when min_p > 1.
     if (min_p_on) {
         for (size_t i = 1; i < m; ++i) {
-            if (rel_weight(x_[static_cast<size_t>(order_[i])], x_max) < min_p) {
+            if (rel_weight(ranked_[i].x, x_max) < min_p) {
                 m = i;
                 break;
             }
@@ -236,8 +259,7 @@ void Sampler::filter(std::span<const float> logits, std::span<const TokenId> rec
     // Step 6: temperature weights, relative to the best token (so weight_[0] == 1).
     const double inv_t = 1.0 / static_cast<double>(params_.temperature);
     for (size_t i = 0; i < m; ++i) {
-        const double d = static_cast<double>(x_[static_cast<size_t>(order_[i])]) -
-                         static_cast<double>(x_max);
+        const double d = static_cast<double>(ranked_[i].x) - static_cast<double>(x_max);
         weight_[i] = std::exp(d * inv_t);
     }
     n_ = m;
@@ -246,7 +268,7 @@ void Sampler::filter(std::span<const float> logits, std::span<const TokenId> rec
 TokenId Sampler::sample(std::span<const float> logits, std::span<const TokenId> recent) {
     filter(logits, recent);
     if (greedy_) {
-        return order_[0];
+        return ranked_[0].id;
     }
     // Step 7: inverse-CDF draw over the survivors in rank order.
     double total = 0;
@@ -258,10 +280,10 @@ TokenId Sampler::sample(std::span<const float> logits, std::span<const TokenId> 
     for (size_t i = 0; i < n_; ++i) {
         cum += weight_[i];
         if (cum > target) {
-            return order_[i];
+            return ranked_[i].id;
         }
     }
-    return order_[n_ - 1];  // rounding: target within an ulp of total
+    return ranked_[n_ - 1].id;  // rounding: target within an ulp of total
 }
 
 std::span<const Candidate> Sampler::distribution(std::span<const float> logits,
@@ -273,8 +295,7 @@ std::span<const Candidate> Sampler::distribution(std::span<const float> logits,
     }
     out_.clear();
     for (size_t i = 0; i < n_; ++i) {
-        const auto id = order_[i];
-        out_.push_back({id, x_[static_cast<size_t>(id)], static_cast<float>(weight_[i] / total)});
+        out_.push_back({ranked_[i].id, ranked_[i].x, static_cast<float>(weight_[i] / total)});
     }
     return out_;
 }

@@ -471,6 +471,32 @@ TEST(Sampler, MatchesNaiveReferenceOnRandomCases) {
     EXPECT_EQ(cases, 400);
 }
 
+TEST(Sampler, TopPWithoutTopKMatchesFullSortOnLargeVocab) {
+    // Flat distributions put the top-p cut thousands of ranks deep, past several of the
+    // partially sorted blocks the implementation uses instead of a full sort.
+    test::Rng rng(77);
+    for (float scale : {0.05f, 0.3f, 1.0f, 4.0f}) {
+        for (float top_p : {0.2f, 0.9f, 0.999f}) {
+            std::vector<float> logits(5000);
+            for (auto& v : logits) {
+                v = std::round(rng.normal() * scale * 64.0f) / 64.0f;  // with ties
+            }
+            SamplerParams p = plain();
+            p.top_p = top_p;
+            Sampler s(p);
+            const auto got = s.distribution(logits, {});
+            const auto want = reference(logits, {}, p);
+            ASSERT_EQ(ids_of(got), want.ids) << scale << " " << top_p;
+            for (size_t i = 0; i < want.probs.size(); ++i) {
+                ASSERT_NEAR(got[i].prob, want.probs[i], 1e-6);
+            }
+            if (scale == 0.05f && top_p == 0.9f) {
+                EXPECT_GT(got.size(), 4000u);  // the deep case really is deep
+            }
+        }
+    }
+}
+
 // ---- the draw ----------------------------------------------------------------------------------
 
 TEST(Sampler, DrawIsInverseCdfOverRankOrderWithDocumentedUniform) {
