@@ -34,17 +34,32 @@ PieceMap::PieceMap(const std::vector<std::string>& pieces) : pieces_(&pieces) {
     mask_ = cap - 1;
 }
 
+bool PieceMap::matches(const Slot& s, uint32_t tag, std::string_view key) const noexcept {
+    if (s.tag != tag)
+        return false;
+    if (key.size() <= kInline)
+        return s.len == key.size() && std::memcmp(s.key, key.data(), key.size()) == 0;
+    return s.len == 255 && (*pieces_)[static_cast<size_t>(s.key_id)] == key;
+}
+
 PieceIds& PieceMap::insert(TokenId key_id) {
     const std::string& key = (*pieces_)[static_cast<size_t>(key_id)];
     const uint64_t h = hash_bytes(key);
+    const auto tag = static_cast<uint32_t>(h >> 32);
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
         Slot& s = slots_[i];
         if (s.key_id < 0) {
-            s.hash = h;
+            s.tag = tag;
             s.key_id = key_id;
+            if (key.size() <= kInline) {
+                s.len = static_cast<uint8_t>(key.size());
+                std::memcpy(s.key, key.data(), key.size());
+            } else {
+                s.len = 255;
+            }
             return s.ids;
         }
-        if (s.hash == h && (*pieces_)[static_cast<size_t>(s.key_id)] == key)
+        if (matches(s, tag, key))
             return s.ids;
     }
 }
@@ -53,11 +68,12 @@ const PieceIds* PieceMap::find(std::string_view key) const noexcept {
     if (slots_.empty())
         return nullptr;
     const uint64_t h = hash_bytes(key);
+    const auto tag = static_cast<uint32_t>(h >> 32);
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
         const Slot& s = slots_[i];
         if (s.key_id < 0)
             return nullptr;
-        if (s.hash == h && (*pieces_)[static_cast<size_t>(s.key_id)] == key)
+        if (matches(s, tag, key))
             return &s.ids;
     }
 }

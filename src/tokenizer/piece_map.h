@@ -33,11 +33,18 @@ public:
     const PieceIds* find(std::string_view s) const noexcept;
 
 private:
+    // 32 bytes. Keys of up to kInline bytes are compared in the slot itself, so a lookup
+    // touches one cache line; longer keys are compared against the model's piece.
+    static constexpr size_t kInline = 15;
     struct Slot {
-        uint64_t hash = 0;
+        uint32_t tag = 0;  // high half of the hash
+        uint8_t len = 0;   // key length, or 255 if longer than kInline
+        char key[kInline] = {};
         TokenId key_id = -1;  // index into pieces_ of the key; -1 = empty
         PieceIds ids;
     };
+    bool matches(const Slot& s, uint32_t tag, std::string_view key) const noexcept;
+
     const std::vector<std::string>* pieces_ = nullptr;
     std::vector<Slot> slots_;  // [capacity], capacity a power of two >= 2 * pieces
     size_t mask_ = 0;
