@@ -145,6 +145,8 @@ TEST(GgufReader, VersionOneAndFour) {
     EXPECT_EQ(error_of([&] { parse_gguf(bytes); }), Errc::kNewerVersion);
     bytes[4] = std::byte{0};
     EXPECT_EQ(error_of([&] { parse_gguf(bytes); }), Errc::kBadValue);
+    bytes[7] = std::byte{3};  // big-endian version 3
+    EXPECT_EQ(error_of([&] { parse_gguf(bytes); }), Errc::kUnsupported);
 }
 
 TEST(GgufReader, EveryTruncationIsAnError) {

@@ -374,5 +374,31 @@ TEST(GgufGolden, FixtureVocabulariesEqualTheirTokenizerModels) {
     }
 }
 
+// End to end: the vocabulary read from the GGUF tokenizes llama.cpp's llama-spm test cases
+// to the ids in its .out file (made with the sentencepiece library).
+TEST(GgufGolden, LlamaSpmVocabularyEncodesTheReferenceCases) {
+    const auto bytes = read_bytes(fixture_path("tokenizer/llama-spm/ggml-vocab-llama-spm.gguf"));
+    const Tokenizer tok(gguf_llama_tokenizer(parse_gguf(bytes)));
+    const std::string inp =
+            test::read_text(fixture_path("tokenizer/llama-spm/ggml-vocab-llama-spm.gguf.inp"));
+    std::istringstream out(
+            test::read_text(fixture_path("tokenizer/llama-spm/ggml-vocab-llama-spm.gguf.out")));
+    const std::string sep = "\n__ggml_vocab_test__\n";
+    size_t n_cases = 0;
+    for (size_t start = 0, end; (end = inp.find(sep, start)) != std::string::npos;
+         start = end + sep.size()) {
+        const std::string text = inp.substr(start, end - start);
+        std::string line;
+        ASSERT_TRUE(std::getline(out, line)) << "case " << n_cases;
+        std::istringstream ids_in(line);
+        std::vector<TokenId> want;
+        for (TokenId id; ids_in >> id;)
+            want.push_back(id);
+        EXPECT_EQ(tok.encode(text), want) << "case " << n_cases << ": '" << text << "'";
+        ++n_cases;
+    }
+    EXPECT_GT(n_cases, 30u);
+}
+
 }  // namespace
 }  // namespace mistral::convert

@@ -373,6 +373,10 @@ GgufFile parse_gguf(std::span<const std::byte> data) {
         throw Error(Errc::kBadMagic, "not a GGUF file (no \"GGUF\" magic)");
     }
     f.version = r.u32("version");
+    // GGUF v3 allows big-endian files; their version reads byte-swapped here.
+    if (f.version > 0xffff && __builtin_bswap32(f.version) <= 3) {
+        throw Error(Errc::kUnsupported, "big-endian GGUF files are not supported");
+    }
     if (f.version == 1) {
         throw Error(
                 Errc::kUnsupported,
