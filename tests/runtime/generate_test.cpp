@@ -11,6 +11,7 @@
 #include <mistral/generate.h>
 #include <mistral/kernels.h>
 #include <mistral/model.h>
+#include <mistral/utf8.h>
 
 #include "test_util.h"
 
@@ -398,6 +399,73 @@ TEST_F(GenerateTest, WorksWithoutATokenizer) {
     EXPECT_EQ(r.ids, greedy_ref(prompt_, 5));
     EXPECT_TRUE(streamed.empty());
     EXPECT_TRUE(r.text.empty());
+}
+
+// Byte-fallback vocabulary: 256 byte pieces plus multi-byte words, so streamed text has
+// split and invalid UTF-8 to hold back or replace.
+TokenizerModel byte_vocab(size_t n) {
+    TokenizerModel m;
+    m.pieces = {"<unk>", "<s>", "</s>"};
+    m.types = {PieceType::kUnknown, PieceType::kControl, PieceType::kControl};
+    for (int b = 0; b < 256; ++b) {
+        static const char kHex[] = "0123456789ABCDEF";
+        m.pieces.push_back(std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">");
+        m.types.push_back(PieceType::kByte);
+    }
+    const char* const kWords[] = {"\xC3\xA9", "\xE6\x97\xA5", "\xF0\x9F\x98\x80",
+                                  "\xE2\x96\x81"
+                                  "a"};
+    for (size_t i = m.pieces.size(); i < n; ++i) {
+        std::string w = kWords[i % 4];
+        for (size_t v = i; v > 0; v /= 26) {
+            w += static_cast<char>('a' + v % 26);
+        }
+        m.pieces.push_back(w);
+        m.types.push_back(PieceType::kNormal);
+    }
+    m.scores.assign(n, 0.0f);
+    return m;
+}
+
+TEST_F(GenerateTest, ByteFallbackTextStreamsValidUtf8) {
+    const Tokenizer tok(byte_vocab(300));
+    SamplerParams p;
+    p.temperature = 1.5f;  // wander over byte and word pieces
+    p.top_k = 0;
+    p.top_p = 1.0f;
+    p.min_p = 0.0f;
+    p.seed = 4;
+    Session s = session();
+    Sampler smp(p);
+    GenerateOptions o;
+    o.max_tokens = 60;
+    o.stop_at_eos = false;
+    std::string streamed;
+    const auto r = generate(s, smp, &tok, prompt_, o, [&](TokenId, std::string_view t) {
+        EXPECT_EQ(utf8_invalid_offset(t), kUtf8Valid) << "a callback split a character";
+        streamed += t;
+        return true;
+    });
+    size_t bytes = 0;
+    for (TokenId id : r.ids) {
+        bytes += (id >= 3 && id < 259);
+    }
+    EXPECT_GT(bytes, 10u) << "the test needs byte pieces in the output";
+    EXPECT_EQ(streamed, tok.decode(r.ids));
+
+    // A stop string starting with a multi-byte character (the first one) of the text.
+    const std::string full = streamed;
+    const size_t c = static_cast<size_t>(
+            std::find_if(full.begin(), full.end(), [](char ch) { return (ch & 0x80) != 0; }) -
+            full.begin());
+    ASSERT_LT(c, full.size()) << full;
+    const std::string stop = full.substr(c, 5);
+    Session s2 = session();
+    Sampler smp2(p);
+    o.stop = {stop};
+    const auto r2 = generate(s2, smp2, &tok, prompt_, o, nullptr);
+    EXPECT_EQ(r2.stop_reason, "stop string");
+    EXPECT_EQ(r2.text, full.substr(0, full.find(stop)));
 }
 
 TEST_F(GenerateTest, RejectsBadArguments) {
