@@ -158,7 +158,9 @@ TEST(NativeSource, TruncatedArchive) {
     EXPECT_EQ(error_of([&] { open_native(d.path(), {}); }), Errc::kBadMagic);
     // Cut just before the end record: still a clean error.
     b = test::read_bytes(test::fixture_path(std::string(kFixture) + "/consolidated.00.pth"));
-    b.resize(b.size() - 10);
+    ASSERT_GT(b.size(), 10u);
+    // (erase, not resize: GCC 12 -Wstringop-overflow misfires on resize(size() - k) under ASan)
+    b.erase(b.end() - 10, b.end());
     write_file(d / "consolidated.00.pth", b);
     EXPECT_EQ(error_of([&] { open_native(d.path(), {}); }), Errc::kBadMagic);
 }
