@@ -215,7 +215,7 @@ void check_matmul(const KernelTable& k, DType type, size_t rows, size_t r0, size
     const auto xv = awkward_values(rng, T * n);
     std::memcpy(x.ptr, xv.data(), T * n * sizeof(float));
     std::vector<BlockQ8_0> xq(is_quantized(type) ? T * n / kQBlock : 0);
-    for (size_t t = 0; t < xq.size() / (n / kQBlock) && is_quantized(type); ++t) {
+    for (size_t t = 0; is_quantized(type) && t < T; ++t) {
         kRef.quantize_act(x.ptr + t * n, xq.data() + t * (n / kQBlock), n);
     }
     const ActBatch a{x.ptr, xq.empty() ? nullptr : xq.data(), T, n};

@@ -175,7 +175,7 @@ void bench_matmul(const KernelTable& ref, const KernelTable& simd, const Options
                           bytes, flops);
                 if (o.threads > 1) {
                     const double par_s = time_median(
-                            o.reps, [&] { run_split(simd, w, a, y.data(), o.threads); });
+                            o.reps, [&] { run_split(simd, w, a, y.data(), o.threads); }, true);
                     print_row("matmul " + std::to_string(o.threads) + " threads",
                               std::string(dtype_name(type)), shape, T, ref_s,
                               static_cast<double>(s.rows) / static_cast<double>(ref_rows), par_s,
