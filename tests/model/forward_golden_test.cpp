@@ -141,13 +141,17 @@ TEST_P(ReferenceModel, ConvertedTypesWithinTheirBounds) {
         const auto model =
                 convert(tmp, dir / "native", std::string(dtype_name(c.type)) + ".mst", c.type);
         const auto got = logits_chunked(*model, ids, 7);
-        const auto naive = naive::logits(*model, ids);
-        std::vector<double> flat;
-        for (const auto& r : naive)
-            flat.insert(flat.end(), r.begin(), r.end());
-        const double e_ref = rel_err(got, want), e_naive = rel_max_error(got, flat);
+        const double e_ref = rel_err(got, want);
         EXPECT_LT(e_ref, c.vs_reference) << rm.name << " " << dtype_name(c.type);
-        EXPECT_LT(e_naive, c.vs_naive) << rm.name << " " << dtype_name(c.type);
+        double e_naive = 0;
+        if (is_quantized(c.type)) {  // float types: the reference check above is already tight
+            const auto naive = naive::logits(*model, ids);
+            std::vector<double> flat;
+            for (const auto& r : naive)
+                flat.insert(flat.end(), r.begin(), r.end());
+            e_naive = rel_max_error(got, flat);
+            EXPECT_LT(e_naive, c.vs_naive) << rm.name << " " << dtype_name(c.type);
+        }
         std::printf("  %-18s %-5s vs reference %.3g, vs naive pass on the same weights %.3g\n",
                     rm.name, std::string(dtype_name(c.type)).c_str(), e_ref, e_naive);
     }
