@@ -28,7 +28,11 @@ struct GenerateOptions {
     // Generation stops when the text contains one of these (empty strings are ignored). The
     // stop string and anything after it are never passed to the callback. Needs a tokenizer.
     std::vector<std::string> stop;
-    bool stop_at_eos = true;  // stop at the tokenizer's eos id (no EOS stop without a tokenizer)
+    bool stop_at_eos = true;
+    // The text continues the prompt's (completion): the first generated piece keeps its
+    // leading space, as in DecodeIds(prompt + ids). False for a reply decoded on its own (chat),
+    // where a leading dummy-prefix space is dropped.
+    bool continue_text = true;  // stop at the tokenizer's eos id (no EOS stop without a tokenizer)
 };
 
 struct GenerateResult {

@@ -50,6 +50,7 @@ public:
           quiet_(quiet) {
         go_.max_tokens = args.get_int("--n-predict", -1, -1, int64_t{1} << 40);
         go_.chunk = chunk_option(args);
+        go_.continue_text = false;  // a reply is its own text (as mistral-common decodes it)
     }
 
     const std::vector<ChatMessage>& messages() const { return messages_; }

@@ -101,6 +101,14 @@ GenerateResult generate(Session& session, Sampler& sampler, const Tokenizer* tok
     std::optional<StreamDecoder> decoder;
     if (tokenizer != nullptr) {
         decoder.emplace(*tokenizer);
+        if (options.continue_text) {
+            // Decode the prompt into the void first: the continuation is then rendered as the
+            // tail of DecodeIds(prompt + generated), so its first space is kept.
+            for (const TokenId id : prompt) {
+                if (id >= 0 && static_cast<size_t>(id) < tokenizer->vocab_size()) decoder->push(id);
+            }
+            decoder->flush();
+        }
     }
     StopFilter filter(options.stop);
     const bool use_eos = options.stop_at_eos && tokenizer != nullptr;

@@ -176,6 +176,7 @@ TEST_F(GenerateTest, StreamedTextIsTheDecodedText) {
     GenerateOptions o;
     o.max_tokens = 30;
     o.stop_at_eos = false;
+    o.continue_text = false;  // the reply decoded on its own
     std::string streamed;
     const auto r = generate(s, smp, tok_.get(), prompt_, o, [&](TokenId, std::string_view t) {
         streamed += t;
@@ -202,6 +203,7 @@ TEST_F(GenerateTest, StopsAtEos) {
     Session s = session();
     Sampler smp(greedy());
     GenerateOptions o;
+    o.continue_text = false;
     o.max_tokens = 30;
     std::vector<TokenId> seen;
     std::string streamed;
@@ -492,6 +494,32 @@ TEST_F(GenerateTest, RejectsBadArguments) {
     o.stop = {""};
     EXPECT_EQ(code_of(prompt_, o, nullptr), Errc::kIo);  // empty stop strings are ignored
     EXPECT_EQ(code_of({1, 300}, o, tok_.get()), Errc::kInvalidArgument);  // id out of range
+}
+
+}  // namespace
+}  // namespace mistral
+
+namespace mistral {
+namespace {
+
+// A completion continues the prompt's text: what streams is exactly the tail that the
+// generated ids add to DecodeIds(prompt), so a leading space of the first piece survives.
+TEST_F(GenerateTest, ContinuationIsTheTailOfTheWholeDecodedText) {
+    Session s = session();
+    Sampler smp(greedy());
+    GenerateOptions o;
+    o.max_tokens = 30;
+    o.stop_at_eos = false;
+    std::string streamed;
+    const auto r = generate(s, smp, tok_.get(), prompt_, o, [&](TokenId, std::string_view t) {
+        streamed += t;
+        return true;
+    });
+    std::vector<TokenId> all(prompt_.begin(), prompt_.end());
+    all.insert(all.end(), r.ids.begin(), r.ids.end());
+    const std::string whole = tok_->decode(all), head = tok_->decode(prompt_);
+    ASSERT_EQ(whole.substr(0, head.size()), head);
+    EXPECT_EQ(streamed, whole.substr(head.size()));
 }
 
 }  // namespace
