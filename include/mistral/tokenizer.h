@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <mistral/error.h>  // every entry point throws mistral::Error
+
 namespace mistral {
 
 using TokenId = int32_t;
@@ -103,6 +105,7 @@ private:
 // is stripped only at the very start.
 class StreamDecoder {
 public:
+    // `tok` must outlive the decoder and stay where it is (the decoder keeps its address).
     explicit StreamDecoder(const Tokenizer& tok);
     std::string push(TokenId id);
     std::string flush();  // whatever is still held back (as U+FFFD where incomplete)
