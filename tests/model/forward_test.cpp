@@ -165,5 +165,41 @@ TEST(Forward, ThreadPoolGivesIdenticalLogits) {
     }
 }
 
+// Every available kernel table (SIMD included) runs the whole model within the kernels.h
+// contract of the reference table, for every weight type and both cache types, and its
+// logits do not depend on the chunk size.
+TEST(Forward, EveryKernelTableAgreesWithTheReferenceTable) {
+    const ModelConfig cfg = tiny_config(4, 2, 16, 5);
+    const auto ids = random_ids(19, cfg.vocab_size, 12);
+    for (DType type : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
+        const auto model = random_model(cfg, type, 21);
+        for (DType kv : {DType::kF32, DType::kF16}) {
+            SessionOptions o;
+            o.all_logits = true;
+            o.max_batch = 32;
+            o.kv_type = kv;
+            Session ref(*model, reference_kernels(), o);
+            const auto want = run_chunked(ref, ids, 19);
+            const std::vector<double> want_d(want.begin(), want.end());
+            // An f16 cache rounds keys/values to 11 bits: a 1e-7 difference in a key can flip a
+            // rounding and shows as up to ~1e-4 in the logits, so its tolerance is looser.
+            const double tol = kv == DType::kF32 ? 2e-5 : 5e-4;
+            const double chunk_tol = kv == DType::kF32 ? 2e-6 : 5e-4;
+            for (const KernelTable* table : available_kernels()) {
+                Session s(*model, *table, o);
+                const auto whole = run_chunked(s, ids, 19);
+                const auto ones = run_chunked(s, ids, 1);
+                const auto sevens = run_chunked(s, ids, 7);
+                SCOPED_TRACE(::testing::Message()
+                             << table->name << " " << dtype_name(type) << " kv " << dtype_name(kv));
+                EXPECT_LT(rel_max_error(whole, want_d), tol);
+                const std::vector<double> whole_d(whole.begin(), whole.end());
+                EXPECT_LT(rel_max_error(ones, whole_d), chunk_tol) << "chunk 1";
+                EXPECT_LT(rel_max_error(sevens, whole_d), chunk_tol) << "chunk 7";
+            }
+        }
+    }
+}
+
 }  // namespace
 }  // namespace mistral::test

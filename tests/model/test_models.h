@@ -86,7 +86,8 @@ inline Mat load(const TensorView& t) {
     return m;
 }
 
-inline std::vector<double> mul(const Mat& w, const std::vector<double>& x) {
+// noinline: GCC 12 reports a false -Wfree-nonheap-object when this is inlined into logits().
+[[gnu::noinline]] inline std::vector<double> mul(const Mat& w, const std::vector<double>& x) {
     std::vector<double> y(w.size(), 0.0);
     for (size_t r = 0; r < w.size(); ++r) {
         for (size_t c = 0; c < x.size(); ++c)
