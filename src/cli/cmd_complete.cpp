@@ -25,6 +25,7 @@ const std::vector<OptSpec> kCompleteOpts = {
         {"--n-predict,-n", "N", "tokens to generate (default -1: until EOS)"},
         {"--stop", "STR", "stop at STR (repeatable; not printed)"},
         {"--no-bos", "", "do not prepend BOS"},
+        {"--ignore-eos", "", "keep generating past the end-of-sequence token"},
         {"--echo", "", "print the prompt before the continuation"},
 };
 
@@ -97,6 +98,7 @@ int cmd_complete(std::span<const std::string> argv) {
     go.max_tokens = n_predict;
     go.chunk = chunk_option(args);
     go.stop = args.all("--stop");
+    go.stop_at_eos = !args.has("--ignore-eos");
 
     install_sigint_handler();
     if (args.has("--echo"))

@@ -102,6 +102,7 @@ LoadedModel load_model(const ParsedArgs& args, bool quiet) {
     const auto path = args.get("--model");
     if (!path)
         throw UsageError("no model given (-m FILE)");
+    kv_type_option(args);  // flag errors are usage errors, reported before any loading
     const int64_t threads =
             args.get_int("--threads", static_cast<int64_t>(physical_cores()), 1, 256);
     const auto t0 = std::chrono::steady_clock::now();
@@ -140,17 +141,19 @@ LoadedModel load_model(const ParsedArgs& args, bool quiet) {
 SessionOptions session_options(const ParsedArgs& args, const LoadedModel& lm) {
     SessionOptions so;
     so.ctx = args.get_int("--ctx-size", 0, 0, int64_t{1} << 24);
-    const std::string kv = args.get_or("--kv-type", "f32");
-    if (kv == "f32") {
-        so.kv_type = DType::kF32;
-    } else if (kv == "f16") {
-        so.kv_type = DType::kF16;
-    } else {
-        throw UsageError("--kv-type: '" + kv + "' is not f32 or f16");
-    }
+    so.kv_type = kv_type_option(args);
     so.max_batch = std::min<int64_t>(chunk_option(args), kDefaultMaxBatch * 8);
     so.pool = lm.pool.get();
     return so;
+}
+
+DType kv_type_option(const ParsedArgs& args) {
+    const std::string kv = args.get_or("--kv-type", "f32");
+    if (kv == "f32")
+        return DType::kF32;
+    if (kv == "f16")
+        return DType::kF16;
+    throw UsageError("--kv-type: '" + kv + "' is not f32 or f16");
 }
 
 int64_t chunk_option(const ParsedArgs& args) {

@@ -46,6 +46,8 @@ LoadedModel load_model(const ParsedArgs& args, bool quiet);
 
 // SessionOptions from -c/--ctx-size, --kv-type, --chunk (max_batch), the pool.
 SessionOptions session_options(const ParsedArgs& args, const LoadedModel& lm);
+// --kv-type (f32 or f16; UsageError otherwise).
+DType kv_type_option(const ParsedArgs& args);
 // The prefill chunk from --chunk (0 = the session default).
 int64_t chunk_option(const ParsedArgs& args);
 SamplerParams sampler_params(const ParsedArgs& args);

@@ -1,6 +1,4 @@
 // mistral-convert: Hugging Face / Mistral / GGUF models -> our mmap-ready weight file.
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include <mistral/error.h>
+#include <unistd.h>
 
 #include "convert.h"
 
@@ -18,27 +17,34 @@ namespace {
 
 std::atomic<bool> g_cancel{false};  // set by SIGINT/SIGTERM; the driver polls it between tensors
 
-extern "C" void on_signal(int) { g_cancel.store(true); }
+extern "C" void on_signal(int) {
+    g_cancel.store(true);
+}
 
 constexpr const char* kUsage =
         "usage: mistral-convert INPUT -o OUT [--type T] [--sliding-window N] [--force]\n"
-        "       mistral-convert --random PRESET -o OUT [--type T] [--seed S] [--tokenizer FILE] [--force]\n"
+        "       mistral-convert --random PRESET -o OUT [--type T] [--seed S] [--tokenizer FILE] "
+        "[--force]\n"
         "\n"
         "INPUT is detected automatically: a Hugging Face folder (config.json + *.safetensors +\n"
-        "tokenizer.model), a Mistral folder (params.json + consolidated.00.pth + tokenizer.model),\n"
+        "tokenizer.model), a Mistral folder (params.json + consolidated.00.pth + "
+        "tokenizer.model),\n"
         "or a GGUF file (architecture llama).\n"
         "\n"
         "options:\n"
         "  -o, --output OUT          output file (written to OUT.tmp.PID, renamed when complete)\n"
-        "  --type T                  f32|f16|bf16|q8_0|q4_0 for the matrices (default: the source's\n"
+        "  --type T                  f32|f16|bf16|q8_0|q4_0 for the matrices (default: the "
+        "source's\n"
         "                            precision; q8_0 for K-quant GGUF tensors). Norms stay f32.\n"
         "  --sliding-window N        attention window W (0 = full attention); for GGUFs, which\n"
         "                            lack it (a llama.attention.sliding_window key wins)\n"
         "  --force                   overwrite OUT if it exists\n"
         "  --random PRESET           seeded random weights; presets: mistral-7b, small, tiny\n"
         "  --seed S                  seed for --random (default 1)\n"
-        "  --tokenizer FILE          tokenizer.model for --random (default for mistral-7b:\n"
-        "                            ../shared/fixtures/tokenizer/mistral-7b-v0.1.model if present)\n"
+        "  --tokenizer FILE          tokenizer.model for --random (small presets adopt its vocab;\n"
+        "                            default for mistral-7b:\n"
+        "                            ../shared/fixtures/tokenizer/mistral-7b-v0.1.model if "
+        "present)\n"
         "  -q, --quiet               no progress or notes\n"
         "  -h, --help                this help\n";
 
@@ -63,8 +69,10 @@ int64_t parse_int(const std::string& flag, const std::string& v, int64_t lo, int
     } catch (const std::exception&) {
         throw UsageError(flag + ": '" + v + "' is not an integer");
     }
-    if (used != v.size()) throw UsageError(flag + ": '" + v + "' is not an integer");
-    if (x < lo || x > hi) throw UsageError(flag + ": " + v + " is out of range");
+    if (used != v.size())
+        throw UsageError(flag + ": '" + v + "' is not an integer");
+    if (x < lo || x > hi)
+        throw UsageError(flag + ": " + v + " is out of range");
     return x;
 }
 
@@ -73,7 +81,8 @@ Args parse(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string s = argv[i];
         auto value = [&]() -> std::string {
-            if (i + 1 >= argc) throw UsageError("option " + s + " needs a value");
+            if (i + 1 >= argc)
+                throw UsageError("option " + s + " needs a value");
             return argv[++i];
         };
         if (s == "-h" || s == "--help") {
@@ -83,7 +92,8 @@ Args parse(int argc, char** argv) {
         } else if (s == "--type") {
             const std::string t = value();
             a.type = mistral::parse_dtype(t);
-            if (!a.type) throw UsageError("--type: unknown type '" + t + "' (f32, f16, bf16, q8_0, q4_0)");
+            if (!a.type)
+                throw UsageError("--type: unknown type '" + t + "' (f32, f16, bf16, q8_0, q4_0)");
         } else if (s == "--sliding-window") {
             a.window = parse_int(s, value(), 0, int64_t{1} << 30);
         } else if (s == "--force") {
@@ -112,12 +122,14 @@ class Progress {
 public:
     explicit Progress(bool enabled) : enabled_(enabled && ::isatty(2)) {}
     void operator()(size_t done, size_t total, const std::string& name) {
-        if (!enabled_) return;
+        if (!enabled_)
+            return;
         const int width = 30;
         const int fill = total ? static_cast<int>(width * done / total) : width;
-        std::fprintf(stderr, "\r[%.*s%*s] %zu/%zu %-40.40s", fill, "##############################", width - fill, "",
-                     done, total, name.c_str());
-        if (done == total) std::fprintf(stderr, "\n");
+        std::fprintf(stderr, "\r[%.*s%*s] %zu/%zu %-40.40s", fill, "##############################",
+                     width - fill, "", done, total, name.c_str());
+        if (done == total)
+            std::fprintf(stderr, "\n");
         std::fflush(stderr);
     }
 
@@ -127,7 +139,8 @@ private:
 
 // Ends a half-drawn progress line so an error message starts on its own line.
 void end_bar(bool quiet) {
-    if (!quiet && ::isatty(2)) std::cerr << "\n";
+    if (!quiet && ::isatty(2))
+        std::cerr << "\n";
 }
 
 }  // namespace
@@ -140,9 +153,12 @@ int main(int argc, char** argv) {
             std::cout << kUsage;
             return 0;
         }
-        if (a.output.empty()) throw UsageError("no output file (-o OUT)");
-        if (a.preset.empty() && a.input.empty()) throw UsageError("no input (see --help)");
-        if (!a.preset.empty() && !a.input.empty()) throw UsageError("--random takes no INPUT");
+        if (a.output.empty())
+            throw UsageError("no output file (-o OUT)");
+        if (a.preset.empty() && a.input.empty())
+            throw UsageError("no input (see --help)");
+        if (!a.preset.empty() && !a.input.empty())
+            throw UsageError("--random takes no INPUT");
     } catch (const UsageError& e) {
         std::cerr << "mistral-convert: " << e.what() << "\n";
         return 2;
@@ -151,7 +167,8 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, on_signal);
     Progress progress(!a.quiet);
     auto warn = [&](const std::string& line) {
-        if (!a.quiet) std::cerr << line << "\n";
+        if (!a.quiet)
+            std::cerr << line << "\n";
     };
     const auto t0 = std::chrono::steady_clock::now();
     try {
@@ -165,10 +182,12 @@ int main(int argc, char** argv) {
             ro.overwrite = a.force;
             ro.tokenizer = a.tokenizer;
             if (ro.tokenizer.empty() && a.preset == "mistral-7b") {
-                const std::filesystem::path dflt = "../shared/fixtures/tokenizer/mistral-7b-v0.1.model";
+                const std::filesystem::path dflt =
+                        "../shared/fixtures/tokenizer/mistral-7b-v0.1.model";
                 if (!std::filesystem::exists(dflt)) {
                     throw mistral::Error(mistral::Errc::kInvalidArgument,
-                                         "--random mistral-7b needs --tokenizer FILE (Mistral 7B v0.1 tokenizer.model)");
+                                         "--random mistral-7b needs --tokenizer FILE (Mistral 7B "
+                                         "v0.1 tokenizer.model)");
                 }
                 ro.tokenizer = dflt;
             }
@@ -187,11 +206,14 @@ int main(int argc, char** argv) {
             co.cancel = &g_cancel;
             sum = mistral::convert::convert_model(co);
         }
-        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double secs =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (!a.quiet) {
             std::cerr << "wrote " << a.output << ": " << sum.n_tensors << " tensors,";
-            for (const auto& [t, n] : sum.tensors_by_type) std::cerr << " " << n << " " << mistral::dtype_name(t);
-            std::fprintf(stderr, "; %.1f MiB in %.1f s\n", static_cast<double>(sum.file_bytes) / 1048576.0, secs);
+            for (const auto& [t, n] : sum.tensors_by_type)
+                std::cerr << " " << n << " " << mistral::dtype_name(t);
+            std::fprintf(stderr, "; %.1f MiB in %.1f s\n",
+                         static_cast<double>(sum.file_bytes) / 1048576.0, secs);
         }
         return 0;
     } catch (const mistral::Error& e) {

@@ -44,55 +44,72 @@ TokenizerModel synthetic_tokenizer(size_t vocab) {
         add(buf, PieceType::kByte, 0.0f);
     }
     std::vector<std::string> normal = {"\xE2\x96\x81"};  // "▁"
-    for (char c = 'a'; c <= 'z'; ++c) normal.push_back(std::string(1, c));
-    for (char c = 'a'; c <= 'z'; ++c) normal.push_back("\xE2\x96\x81" + std::string(1, c));
+    for (char c = 'a'; c <= 'z'; ++c)
+        normal.push_back(std::string(1, c));
+    for (char c = 'a'; c <= 'z'; ++c)
+        normal.push_back("\xE2\x96\x81" + std::string(1, c));
     for (char c = '!'; c <= '~'; ++c) {
-        if (c < 'a' || c > 'z') normal.push_back(std::string(1, c));
+        if (c < 'a' || c > 'z')
+            normal.push_back(std::string(1, c));
     }
     for (char a = 'a'; a <= 'z' && normal.size() + 259 < vocab; ++a) {
-        for (char b = 'a'; b <= 'z' && normal.size() + 259 < vocab; ++b) normal.push_back(std::string{a, b});
+        for (char b = 'a'; b <= 'z' && normal.size() + 259 < vocab; ++b)
+            normal.push_back(std::string{a, b});
     }
     float score = -1.0f;
     for (auto& p : normal) {
-        if (m.pieces.size() >= vocab) break;
+        if (m.pieces.size() >= vocab)
+            break;
         add(p, PieceType::kNormal, score);
         score -= 1.0f;
     }
     return m;
 }
 
-std::string random_presets() { return "mistral-7b (the paper's Table 1 shape), small (dim 1024, 8 layers), tiny"; }
+std::string random_presets() {
+    return "mistral-7b (the paper's Table 1 shape), small (dim 1024, 8 layers), tiny";
+}
 
 ModelConfig random_preset_config(const std::string& preset) {
-    if (preset == "mistral-7b") return mistral_7b_config();
+    if (preset == "mistral-7b")
+        return mistral_7b_config();
     ModelConfig c;
     if (preset == "small") {
-        c.vocab_size = 32000, c.dim = 1024, c.n_layers = 8, c.n_heads = 8, c.n_kv_heads = 2, c.head_dim = 128;
+        c.vocab_size = 32000, c.dim = 1024, c.n_layers = 8, c.n_heads = 8, c.n_kv_heads = 2,
+        c.head_dim = 128;
         c.hidden_dim = 3584, c.window = 1024, c.max_context = 8192;
         return c;
     }
     if (preset == "tiny") {
-        c.vocab_size = 512, c.dim = 64, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.head_dim = 16;
+        c.vocab_size = 512, c.dim = 64, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2,
+        c.head_dim = 16;
         c.hidden_dim = 192, c.window = 16, c.max_context = 256;
         return c;
     }
-    throw Error(Errc::kInvalidArgument, "unknown preset '" + preset + "' (known: " + random_presets() + ")");
+    throw Error(Errc::kInvalidArgument,
+                "unknown preset '" + preset + "' (known: " + random_presets() + ")");
 }
 
 ConvertSummary write_random_model(const RandomOptions& opts) {
-    const ModelConfig cfg = random_preset_config(opts.preset);
+    ModelConfig cfg = random_preset_config(opts.preset);
     TokenizerModel tok;
     if (!opts.tokenizer.empty()) {
         std::ifstream in(opts.tokenizer, std::ios::binary);
-        if (!in) throw Error(Errc::kIo, opts.tokenizer.string() + ": cannot open");
-        std::vector<char> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in)
+            throw Error(Errc::kIo, opts.tokenizer.string() + ": cannot open");
+        std::vector<char> raw((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
         try {
             tok = parse_sentencepiece_model(std::as_bytes(std::span<const char>(raw)));
         } catch (const Error& e) {
             throw with_context(e, opts.tokenizer.string());
         }
+        // The small presets take the tokenizer's vocabulary; mistral-7b keeps the paper's 32000.
+        if (opts.preset != "mistral-7b")
+            cfg.vocab_size = static_cast<int64_t>(tok.size());
         if (static_cast<int64_t>(tok.size()) != cfg.vocab_size) {
-            throw Error(Errc::kShapeMismatch, opts.tokenizer.string() + ": has " + std::to_string(tok.size()) +
+            throw Error(Errc::kShapeMismatch, opts.tokenizer.string() + ": has " +
+                                                      std::to_string(tok.size()) +
                                                       " pieces, preset " + opts.preset + " needs " +
                                                       std::to_string(cfg.vocab_size));
         }
@@ -103,16 +120,20 @@ ConvertSummary write_random_model(const RandomOptions& opts) {
     std::vector<TensorSpec> specs;
     for (const auto& e : list) {
         DType t = e.is_norm ? DType::kF32 : opts.type;
-        if (is_quantized(t) && e.shape.back() % kQBlock != 0) t = DType::kF16;
+        if (is_quantized(t) && e.shape.back() % kQBlock != 0)
+            t = DType::kF16;
         specs.push_back({e.name, t, e.shape});
     }
     ModelWriter writer(opts.output, cfg, serialize_tokenizer(tok), specs, opts.overwrite);
     ConvertSummary sum;
     sum.config = cfg;
-    const size_t n_threads = std::max<size_t>(1, std::min<size_t>(8, std::thread::hardware_concurrency()));
+    const size_t n_threads =
+            std::max<size_t>(1, std::min<size_t>(8, std::thread::hardware_concurrency()));
     for (size_t i = 0; i < specs.size(); ++i) {
-        if (opts.cancel != nullptr && opts.cancel->load()) throw Error(Errc::kIo, "interrupted");
-        if (opts.progress) opts.progress(i, specs.size(), specs[i].name);
+        if (opts.cancel != nullptr && opts.cancel->load())
+            throw Error(Errc::kIo, "interrupted");
+        if (opts.progress)
+            opts.progress(i, specs.size(), specs[i].name);
         const TensorSpec& s = specs[i];
         const size_t rows = s.shape.size() == 2 ? s.shape[0] : 1, cols = s.shape.back();
         const size_t row_bytes = bytes_for(s.type, cols);
@@ -121,7 +142,8 @@ ConvertSummary write_random_model(const RandomOptions& opts) {
             // Gains around 1 so activations keep their scale.
             std::vector<float> g(cols);
             uint64_t st = opts.seed * 1000003u + i;
-            for (auto& v : g) v = 1.0f + 0.1f * (static_cast<float>(splitmix64(st) >> 40) / 16777216.0f - 0.5f);
+            for (auto& v : g)
+                v = 1.0f + 0.1f * (static_cast<float>(splitmix64(st) >> 40) / 16777216.0f - 0.5f);
             row_from_f32(s.type, g.data(), data.data(), cols);
         } else {
             // Uniform(-a, a) with a = sqrt(3 / cols): unit-variance outputs for unit inputs.
@@ -131,7 +153,8 @@ ConvertSummary write_random_model(const RandomOptions& opts) {
                 for (size_t r = r0; r < r1; ++r) {
                     uint64_t st = (opts.seed * 0x100000001b3ull) ^ (i << 40) ^ r;
                     for (auto& v : row) {
-                        v = a * (2.0f * (static_cast<float>(splitmix64(st) >> 40) / 16777216.0f) - 1.0f);
+                        v = a * (2.0f * (static_cast<float>(splitmix64(st) >> 40) / 16777216.0f) -
+                                 1.0f);
                     }
                     row_from_f32(s.type, row.data(), data.data() + r * row_bytes, cols);
                 }
@@ -140,14 +163,17 @@ ConvertSummary write_random_model(const RandomOptions& opts) {
             const size_t per = (rows + n_threads - 1) / n_threads;
             for (size_t t = 0; t < n_threads; ++t) {
                 const size_t r0 = t * per, r1 = std::min(rows, r0 + per);
-                if (r0 < r1) th.emplace_back(fill, r0, r1);
+                if (r0 < r1)
+                    th.emplace_back(fill, r0, r1);
             }
-            for (auto& t : th) t.join();
+            for (auto& t : th)
+                t.join();
         }
         writer.write_tensor(data);
         ++sum.tensors_by_type[s.type];
     }
-    if (opts.progress) opts.progress(specs.size(), specs.size(), "");
+    if (opts.progress)
+        opts.progress(specs.size(), specs.size(), "");
     writer.commit();
     sum.n_tensors = specs.size();
     std::error_code ec;
