@@ -1,23 +1,24 @@
 #include "test_util.h"
 
-#include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <array>
-#include <cstring>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace mistral::test {
 
 std::filesystem::path fixture_path(const std::string& rel) {
     std::filesystem::path p = std::filesystem::path(MISTRAL_FIXTURES_DIR) / rel;
     if (!std::filesystem::exists(p)) {
-        ADD_FAILURE() << "missing fixture: " << p << " (../shared/fixtures must sit beside the checkout)";
+        ADD_FAILURE() << "missing fixture: " << p
+                      << " (../shared/fixtures must sit beside the checkout)";
         throw std::runtime_error("missing fixture " + p.string());
     }
     return p;
@@ -25,16 +26,19 @@ std::filesystem::path fixture_path(const std::string& rel) {
 
 std::vector<std::byte> read_bytes(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot read " + p.string());
+    if (!in)
+        throw std::runtime_error("cannot read " + p.string());
     std::vector<char> buf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::vector<std::byte> out(buf.size());
-    if (!buf.empty()) std::memcpy(out.data(), buf.data(), buf.size());
+    if (!buf.empty())
+        std::memcpy(out.data(), buf.data(), buf.size());
     return out;
 }
 
 std::string read_text(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot read " + p.string());
+    if (!in)
+        throw std::runtime_error("cannot read " + p.string());
     std::ostringstream ss;
     ss << in.rdbuf();
     return ss.str();
@@ -43,15 +47,19 @@ std::string read_text(const std::filesystem::path& p) {
 std::vector<float> read_f32(const std::filesystem::path& p) {
     const auto b = read_bytes(p);
     std::vector<float> out(b.size() / 4);
-    if (!out.empty()) std::memcpy(out.data(), b.data(), out.size() * 4);
+    if (!out.empty())
+        std::memcpy(out.data(), b.data(), out.size() * 4);
     return out;
 }
 
-std::filesystem::path bin_path(const std::string& name) { return std::filesystem::path(MISTRAL_BIN_DIR) / name; }
+std::filesystem::path bin_path(const std::string& name) {
+    return std::filesystem::path(MISTRAL_BIN_DIR) / name;
+}
 
 TempDir::TempDir() {
     std::string tmpl = (std::filesystem::temp_directory_path() / "mistral-test-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    if (::mkdtemp(tmpl.data()) == nullptr)
+        throw std::runtime_error("mkdtemp failed");
     path_ = tmpl;
 }
 
@@ -63,8 +71,10 @@ TempDir::~TempDir() {
 std::string shell_quote(const std::string& s) {
     std::string out = "'";
     for (char c : s) {
-        if (c == '\'') out += "'\\''";
-        else out += c;
+        if (c == '\'')
+            out += "'\\''";
+        else
+            out += c;
     }
     return out + "'";
 }
@@ -92,29 +102,35 @@ RunResult run(const std::string& command_line, const std::string& stdin_data) {
     return r;
 }
 
-void expect_all_close(std::span<const float> got, std::span<const float> want, float atol, float rtol,
-                      const std::string& what) {
+void expect_all_close(std::span<const float> got, std::span<const float> want, float atol,
+                      float rtol, const std::string& what) {
     ASSERT_EQ(got.size(), want.size()) << what;
     double max_abs = 0.0, max_rel = 0.0;
     size_t bad = 0;
     std::ostringstream first;
     for (size_t i = 0; i < got.size(); ++i) {
         const double d = std::fabs(static_cast<double>(got[i]) - static_cast<double>(want[i]));
-        const double lim = static_cast<double>(atol) + static_cast<double>(rtol) * std::fabs(static_cast<double>(want[i]));
+        const double lim = static_cast<double>(atol) +
+                           static_cast<double>(rtol) * std::fabs(static_cast<double>(want[i]));
         max_abs = std::max(max_abs, d);
-        if (want[i] != 0.0f) max_rel = std::max(max_rel, d / std::fabs(static_cast<double>(want[i])));
+        if (want[i] != 0.0f)
+            max_rel = std::max(max_rel, d / std::fabs(static_cast<double>(want[i])));
         if (!(d <= lim)) {
-            if (bad < 5) first << "\n  [" << i << "] got " << got[i] << " want " << want[i] << " |diff| " << d;
+            if (bad < 5)
+                first << "\n  [" << i << "] got " << got[i] << " want " << want[i] << " |diff| "
+                      << d;
             ++bad;
         }
     }
-    EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << got.size() << " values differ (max abs " << max_abs
-                       << ", max rel " << max_rel << ", atol " << atol << ", rtol " << rtol << ")" << first.str();
+    EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << got.size() << " values differ (max abs "
+                       << max_abs << ", max rel " << max_rel << ", atol " << atol << ", rtol "
+                       << rtol << ")" << first.str();
 }
 
 std::vector<float> Rng::normals(size_t n, float scale) {
     std::vector<float> v(n);
-    for (auto& x : v) x = normal() * scale;
+    for (auto& x : v)
+        x = normal() * scale;
     return v;
 }
 
@@ -150,7 +166,9 @@ std::vector<std::byte> make_model_image(const ModelConfig& cfg, DType type, uint
         std::vector<std::byte> bytes(rows * bytes_for(t, cols));
         std::vector<float> row(cols);
         for (size_t r = 0; r < rows; ++r) {
-            for (auto& v : row) v = e.is_norm ? 1.0f + 0.1f * rng.normal() : rng.normal() / std::sqrt(static_cast<float>(cols));
+            for (auto& v : row)
+                v = e.is_norm ? 1.0f + 0.1f * rng.normal()
+                              : rng.normal() / std::sqrt(static_cast<float>(cols));
             row_from_f32(t, row.data(), bytes.data() + r * bytes_for(t, cols), cols);
         }
         data.push_back(std::move(bytes));

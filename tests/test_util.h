@@ -47,14 +47,16 @@ std::string shell_quote(const std::string& s);
 
 // |got - want| <= atol + rtol * |want| elementwise; on failure reports the max errors and the
 // first 5 mismatches (llm.c style).
-void expect_all_close(std::span<const float> got, std::span<const float> want, float atol, float rtol,
-                      const std::string& what = "");
+void expect_all_close(std::span<const float> got, std::span<const float> want, float atol,
+                      float rtol, const std::string& what = "");
 
 // Deterministic RNG for tests.
 class Rng {
 public:
     explicit Rng(uint64_t seed) : gen_(seed) {}
-    float uniform(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(gen_); }
+    float uniform(float lo, float hi) {
+        return std::uniform_real_distribution<float>(lo, hi)(gen_);
+    }
     float normal() { return std::normal_distribution<float>(0.0f, 1.0f)(gen_); }
     uint64_t next() { return gen_(); }
     std::vector<float> normals(size_t n, float scale = 1.0f);

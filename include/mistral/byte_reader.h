@@ -2,9 +2,9 @@
 // first and throws Error(kTruncated) naming `what`, so parsers built on it cannot over-read.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <bit>
 #include <cstring>
 #include <span>
 #include <string>
@@ -33,7 +33,8 @@ public:
     void skip(size_t n, std::string_view what) { bytes(n, what); }
     void seek(size_t pos, std::string_view what) {
         if (pos > data_.size()) {
-            throw Error(Errc::kTruncated, "truncated: " + std::string(what) + " ends past the end of the data");
+            throw Error(Errc::kTruncated,
+                        "truncated: " + std::string(what) + " ends past the end of the data");
         }
         pos_ = pos;
     }
@@ -66,10 +67,10 @@ public:
 private:
     void need(size_t n, std::string_view what) const {
         if (n > data_.size() - pos_) {
-            throw Error(Errc::kTruncated,
-                        "truncated: " + std::string(what) + " needs " + std::to_string(n) +
-                                " bytes at offset " + std::to_string(pos_) + ", " +
-                                std::to_string(data_.size() - pos_) + " left");
+            throw Error(Errc::kTruncated, "truncated: " + std::string(what) + " needs " +
+                                                  std::to_string(n) + " bytes at offset " +
+                                                  std::to_string(pos_) + ", " +
+                                                  std::to_string(data_.size() - pos_) + " left");
         }
     }
 
@@ -77,6 +78,7 @@ private:
     size_t pos_ = 0;
 };
 
-static_assert(std::endian::native == std::endian::little, "mistral.cpp assumes a little-endian host");
+static_assert(std::endian::native == std::endian::little,
+              "mistral.cpp assumes a little-endian host");
 
 }  // namespace mistral

@@ -38,6 +38,7 @@ std::vector<TokenId> encode_chat(const Tokenizer& tok, const std::vector<ChatMes
 
 // The ids of one new user turn appended to a conversation whose earlier turns are already in
 // the KV cache (no BOS): encode("[INST] " + prefix + content + " [/INST]").
-std::vector<TokenId> encode_user_turn(const Tokenizer& tok, std::string_view content, std::string_view system = {});
+std::vector<TokenId> encode_user_turn(const Tokenizer& tok, std::string_view content,
+                                      std::string_view system = {});
 
 }  // namespace mistral

@@ -8,7 +8,7 @@ namespace mistral {
 
 struct ModelConfig {
     int64_t vocab_size = 0;
-    int64_t dim = 0;         // model width
+    int64_t dim = 0;  // model width
     int64_t n_layers = 0;
     int64_t n_heads = 0;     // query heads
     int64_t n_kv_heads = 0;  // key/value heads (GQA: n_heads % n_kv_heads == 0)
@@ -16,8 +16,8 @@ struct ModelConfig {
     int64_t hidden_dim = 0;  // SwiGLU FFN width
     float norm_eps = 1e-5f;
     float rope_theta = 10000.0f;
-    int64_t window = 0;          // sliding window W; 0 = full causal attention
-    int64_t max_context = 0;     // training context (informational; 0 = unknown)
+    int64_t window = 0;       // sliding window W; 0 = full causal attention
+    int64_t max_context = 0;  // training context (informational; 0 = unknown)
     int64_t bos_id = 1;
     int64_t eos_id = 2;
 

@@ -22,7 +22,8 @@ public:
     // Maps, parses, validates and binds. Throws mistral::Error whose message starts with the path.
     static std::unique_ptr<Model> load(const std::filesystem::path& path, LoadOptions opts = {});
     // Same over an in-memory image (tests, fuzzing); the model keeps the image alive.
-    static std::unique_ptr<Model> from_image(std::vector<std::byte> image, std::string name = "<memory>");
+    static std::unique_ptr<Model> from_image(std::vector<std::byte> image,
+                                             std::string name = "<memory>");
 
     const ModelConfig& config() const { return file_.config; }
     const Weights& weights() const { return weights_; }

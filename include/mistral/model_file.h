@@ -17,10 +17,10 @@
 namespace mistral {
 
 inline constexpr char kFileMagic[8] = {'M', 'S', 'T', 'R', 'L', 'C', 'P', 'P'};
-inline constexpr uint32_t kFileVersion = 1;       // the newest version this build reads/writes
-inline constexpr size_t kHeaderBytes = 64;        // fixed header, metadata follows
-inline constexpr size_t kDataAlign = 4096;        // data section and each tensor: page aligned
-inline constexpr size_t kMinTensorAlign = 64;     // what the reader requires of each tensor
+inline constexpr uint32_t kFileVersion = 1;    // the newest version this build reads/writes
+inline constexpr size_t kHeaderBytes = 64;     // fixed header, metadata follows
+inline constexpr size_t kDataAlign = 4096;     // data section and each tensor: page aligned
+inline constexpr size_t kMinTensorAlign = 64;  // what the reader requires of each tensor
 // Metadata section tags (little-endian u32 of the four ASCII bytes).
 inline constexpr uint32_t kTagHparams = 0x52415048;    // "HPAR"
 inline constexpr uint32_t kTagTokenizer = 0x4e4b4f54;  // "TOKN"
@@ -29,8 +29,8 @@ inline constexpr uint32_t kSectionRequired = 1;        // flag: a reader must un
 
 struct TensorInfo {
     std::string name;
-    TensorView view;     // points into the parsed span
-    uint64_t offset = 0; // from the start of the file
+    TensorView view;      // points into the parsed span
+    uint64_t offset = 0;  // from the start of the file
 };
 
 // Hyperparameter values as stored (key -> integer or real), for `info` and forward compat.
@@ -39,9 +39,9 @@ using HparamValue = std::variant<int64_t, double>;
 struct ModelFile {
     uint32_t version = 0;
     ModelConfig config;
-    std::map<std::string, HparamValue> hparams;    // everything in HPAR, known keys included
-    std::span<const std::byte> tokenizer_blob;     // TOKN payload (see tokenizer.h)
-    std::vector<TensorInfo> tensors;               // in file order
+    std::map<std::string, HparamValue> hparams;  // everything in HPAR, known keys included
+    std::span<const std::byte> tokenizer_blob;   // TOKN payload (see tokenizer.h)
+    std::vector<TensorInfo> tensors;             // in file order
 
     // Returns nullptr if absent. O(n).
     const TensorInfo* find(std::string_view name) const;

@@ -28,7 +28,8 @@ uint64_t tensor_bytes(const TensorSpec& spec);
 // Serialises the metadata (header + HPAR + TOKN + TDIR) for the given tensors; also returns
 // the absolute file offset of each tensor. Pure: used by the writer and by tests that build
 // files in memory.
-std::vector<std::byte> build_metadata(const ModelConfig& cfg, std::span<const std::byte> tokenizer_blob,
+std::vector<std::byte> build_metadata(const ModelConfig& cfg,
+                                      std::span<const std::byte> tokenizer_blob,
                                       const std::vector<TensorSpec>& tensors,
                                       std::vector<uint64_t>* offsets, uint64_t* file_size,
                                       const std::map<std::string, HparamValue>& extra_hparams = {});
@@ -64,7 +65,8 @@ private:
 };
 
 // Builds a complete file image in memory (tests, fuzzing). `data[i]` holds tensor i's bytes.
-std::vector<std::byte> build_model_image(const ModelConfig& cfg, std::span<const std::byte> tokenizer_blob,
+std::vector<std::byte> build_model_image(const ModelConfig& cfg,
+                                         std::span<const std::byte> tokenizer_blob,
                                          const std::vector<TensorSpec>& tensors,
                                          const std::vector<std::vector<std::byte>>& data);
 

@@ -38,9 +38,13 @@ public:
     const std::byte* data() const { return ptr_.get(); }
     size_t size() const { return size_; }
     template <typename T>
-    T* as() { return reinterpret_cast<T*>(ptr_.get()); }
+    T* as() {
+        return reinterpret_cast<T*>(ptr_.get());
+    }
     template <typename T>
-    const T* as() const { return reinterpret_cast<const T*>(ptr_.get()); }
+    const T* as() const {
+        return reinterpret_cast<const T*>(ptr_.get());
+    }
 
 private:
     struct Free {

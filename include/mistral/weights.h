@@ -32,9 +32,9 @@ struct Weights {
 };
 
 struct ExpectedTensor {
-    std::string name;              // Mistral (mistral-src) naming, e.g. "layers.3.attention.wq.weight"
-    std::vector<uint64_t> shape;   // [cols] or [rows, cols]
-    bool is_norm = false;          // 1-D gain vector: always stored as f32
+    std::string name;  // Mistral (mistral-src) naming, e.g. "layers.3.attention.wq.weight"
+    std::vector<uint64_t> shape;  // [cols] or [rows, cols]
+    bool is_norm = false;         // 1-D gain vector: always stored as f32
 };
 
 // All tensors of a model with this config, in canonical file order.

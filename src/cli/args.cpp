@@ -1,8 +1,8 @@
 #include "cli/args.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
-#include <cctype>
 #include <cstdlib>
 
 namespace mistral::cli {
@@ -14,7 +14,8 @@ std::vector<std::string_view> split_names(std::string_view names) {
     while (!names.empty()) {
         const size_t c = names.find(',');
         out.push_back(names.substr(0, c));
-        if (c == std::string_view::npos) break;
+        if (c == std::string_view::npos)
+            break;
         names.remove_prefix(c + 1);
     }
     return out;
@@ -23,7 +24,8 @@ std::vector<std::string_view> split_names(std::string_view names) {
 const OptSpec* find_spec(std::span<const OptSpec> specs, std::string_view name) {
     for (const auto& s : specs) {
         for (auto n : split_names(s.names)) {
-            if (n == name) return &s;
+            if (n == name)
+                return &s;
         }
     }
     return nullptr;
@@ -33,7 +35,8 @@ const OptSpec* find_spec(std::span<const OptSpec> specs, std::string_view name) 
 
 std::optional<std::string> ParsedArgs::get(std::string_view canonical) const {
     auto it = values_.find(std::string(canonical));
-    if (it == values_.end() || it->second.empty()) return std::nullopt;
+    if (it == values_.end() || it->second.empty())
+        return std::nullopt;
     return it->second.back();
 }
 
@@ -47,7 +50,8 @@ std::string ParsedArgs::get_or(std::string_view canonical, std::string dflt) con
     return v ? *v : dflt;
 }
 
-int64_t ParsedArgs::get_int(std::string_view canonical, int64_t dflt, int64_t lo, int64_t hi) const {
+int64_t ParsedArgs::get_int(std::string_view canonical, int64_t dflt, int64_t lo,
+                            int64_t hi) const {
     auto v = get(canonical);
     return v ? parse_int(canonical, *v, lo, hi) : dflt;
 }
@@ -59,13 +63,16 @@ double ParsedArgs::get_real(std::string_view canonical, double dflt, double lo, 
 
 bool wants_help(std::span<const std::string> argv) {
     for (const auto& a : argv) {
-        if (a == "--help" || a == "-h") return true;
-        if (a == "--") break;
+        if (a == "--help" || a == "-h")
+            return true;
+        if (a == "--")
+            break;
     }
     return false;
 }
 
-ParsedArgs parse_args(std::span<const std::string> argv, std::span<const OptSpec> specs, size_t max_positional) {
+ParsedArgs parse_args(std::span<const std::string> argv, std::span<const OptSpec> specs,
+                      size_t max_positional) {
     ParsedArgs out;
     bool only_positional = false;
     for (size_t i = 0; i < argv.size(); ++i) {
@@ -95,13 +102,15 @@ ParsedArgs parse_args(std::span<const std::string> argv, std::span<const OptSpec
         }
         const std::string canonical(split_names(spec->names).front());
         if (spec->value.empty()) {
-            if (inline_value) throw UsageError("option " + name + " takes no value");
+            if (inline_value)
+                throw UsageError("option " + name + " takes no value");
             out.values_[canonical].push_back("1");
             continue;
         }
         if (!inline_value) {
             if (i + 1 >= argv.size()) {
-                throw UsageError("option " + name + " needs a value (" + std::string(spec->value) + ")");
+                throw UsageError("option " + name + " needs a value (" + std::string(spec->value) +
+                                 ")");
             }
             inline_value = argv[++i];
         }
@@ -110,24 +119,35 @@ ParsedArgs parse_args(std::span<const std::string> argv, std::span<const OptSpec
     return out;
 }
 
-std::string format_help(std::string_view usage, std::string_view summary, std::span<const OptSpec> specs) {
+std::string format_help(std::string_view usage, std::string_view summary,
+                        std::span<const OptSpec> specs) {
     std::string out = "usage: " + std::string(usage) + "\n";
-    if (!summary.empty()) out += std::string(summary) + "\n";
-    if (!specs.empty()) out += "\noptions:\n";
+    if (!summary.empty())
+        out += std::string(summary) + "\n";
+    if (!specs.empty())
+        out += "\noptions:\n";
     for (const auto& s : specs) {
         std::string left = "  ";
         const auto names = split_names(s.names);
         // Show short names first for readability: "-n, --n-predict N".
         std::vector<std::string_view> ordered;
-        for (auto n : names) if (n.size() == 2) ordered.push_back(n);
-        for (auto n : names) if (n.size() != 2) ordered.push_back(n);
+        for (auto n : names)
+            if (n.size() == 2)
+                ordered.push_back(n);
+        for (auto n : names)
+            if (n.size() != 2)
+                ordered.push_back(n);
         for (size_t i = 0; i < ordered.size(); ++i) {
-            if (i) left += ", ";
+            if (i)
+                left += ", ";
             left += ordered[i];
         }
-        if (!s.value.empty()) left += " " + std::string(s.value);
-        if (left.size() < 28) left.resize(28, ' ');
-        else left += "  ";
+        if (!s.value.empty())
+            left += " " + std::string(s.value);
+        if (left.size() < 28)
+            left.resize(28, ' ');
+        else
+            left += "  ";
         out += left + std::string(s.help) + "\n";
     }
     return out;
@@ -142,8 +162,8 @@ int64_t parse_int(std::string_view flag, std::string_view text, int64_t lo, int6
         throw UsageError(std::string(flag) + ": '" + s + "' is not an integer");
     }
     if (v < lo || v > hi) {
-        throw UsageError(std::string(flag) + ": " + s + " is out of range [" + std::to_string(lo) + ", " +
-                         std::to_string(hi) + "]");
+        throw UsageError(std::string(flag) + ": " + s + " is out of range [" + std::to_string(lo) +
+                         ", " + std::to_string(hi) + "]");
     }
     return v;
 }
@@ -157,8 +177,8 @@ double parse_real(std::string_view flag, std::string_view text, double lo, doubl
         throw UsageError(std::string(flag) + ": '" + s + "' is not a number");
     }
     if (v < lo || v > hi) {
-        throw UsageError(std::string(flag) + ": " + s + " is out of range [" + std::to_string(lo) + ", " +
-                         std::to_string(hi) + "]");
+        throw UsageError(std::string(flag) + ": " + s + " is out of range [" + std::to_string(lo) +
+                         ", " + std::to_string(hi) + "]");
     }
     return v;
 }

@@ -28,7 +28,9 @@ struct OptSpec {
 
 class ParsedArgs {
 public:
-    bool has(std::string_view canonical) const { return values_.count(std::string(canonical)) != 0; }
+    bool has(std::string_view canonical) const {
+        return values_.count(std::string(canonical)) != 0;
+    }
     // Last value given for the option (options may repeat; last wins).
     std::optional<std::string> get(std::string_view canonical) const;
     // Every value given, in order (repeatable options such as --stop).
@@ -48,7 +50,8 @@ ParsedArgs parse_args(std::span<const std::string> argv, std::span<const OptSpec
                       size_t max_positional = 0);
 bool wants_help(std::span<const std::string> argv);
 // Formats "usage: ...\n" + one line per option.
-std::string format_help(std::string_view usage, std::string_view summary, std::span<const OptSpec> specs);
+std::string format_help(std::string_view usage, std::string_view summary,
+                        std::span<const OptSpec> specs);
 
 // Strict number parsing; throws UsageError naming `flag`.
 int64_t parse_int(std::string_view flag, std::string_view text, int64_t lo, int64_t hi);

@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
     const std::string name = args[0];
     const std::span<const std::string> rest(args.data() + 1, args.size() - 1);
     for (const auto& c : mistral::cli::commands()) {
-        if (name != c.name) continue;
+        if (name != c.name)
+            continue;
         try {
             return c.fn(rest);
         } catch (const mistral::cli::UsageError& e) {

@@ -19,9 +19,9 @@ struct HparamKey {
 };
 
 inline constexpr HparamKey kHparamKeys[] = {
-        {"vocab_size", true, false}, {"dim", true, false},        {"n_layers", true, false},
-        {"n_heads", true, false},    {"n_kv_heads", true, false}, {"head_dim", true, false},
-        {"hidden_dim", true, false}, {"norm_eps", true, true},    {"rope_theta", true, true},
+        {"vocab_size", true, false},     {"dim", true, false},          {"n_layers", true, false},
+        {"n_heads", true, false},        {"n_kv_heads", true, false},   {"head_dim", true, false},
+        {"hidden_dim", true, false},     {"norm_eps", true, true},      {"rope_theta", true, true},
         {"sliding_window", true, false}, {"max_context", false, false}, {"bos_id", false, false},
         {"eos_id", false, false},
 };

@@ -46,17 +46,22 @@ void parse_hparams(std::span<const std::byte> payload, ModelFile& mf) {
     auto get_int = [&](std::string_view name, bool required, int64_t dflt) -> int64_t {
         auto it = mf.hparams.find(std::string(name));
         if (it == mf.hparams.end()) {
-            if (required) throw Error(Errc::kBadValue, "missing hyperparameter " + std::string(name));
+            if (required)
+                throw Error(Errc::kBadValue, "missing hyperparameter " + std::string(name));
             return dflt;
         }
-        if (const auto* v = std::get_if<int64_t>(&it->second)) return *v;
+        if (const auto* v = std::get_if<int64_t>(&it->second))
+            return *v;
         throw Error(Errc::kBadValue, "hyperparameter " + std::string(name) + " must be an integer");
     };
     auto get_real = [&](std::string_view name) -> float {
         auto it = mf.hparams.find(std::string(name));
-        if (it == mf.hparams.end()) throw Error(Errc::kBadValue, "missing hyperparameter " + std::string(name));
-        if (const auto* v = std::get_if<double>(&it->second)) return static_cast<float>(*v);
-        throw Error(Errc::kBadValue, "hyperparameter " + std::string(name) + " must be a real number");
+        if (it == mf.hparams.end())
+            throw Error(Errc::kBadValue, "missing hyperparameter " + std::string(name));
+        if (const auto* v = std::get_if<double>(&it->second))
+            return static_cast<float>(*v);
+        throw Error(Errc::kBadValue,
+                    "hyperparameter " + std::string(name) + " must be a real number");
     };
     ModelConfig& c = mf.config;
     c.vocab_size = get_int("vocab_size", true, 0);
@@ -83,7 +88,8 @@ void parse_tensors(std::span<const std::byte> payload, uint64_t data_offset, uin
     // before reserving memory for them.
     if (count > payload.size() / 35) {
         throw Error(Errc::kTruncated, "tensor directory claims " + std::to_string(count) +
-                                              " tensors but holds " + std::to_string(payload.size()) + " bytes");
+                                              " tensors but holds " +
+                                              std::to_string(payload.size()) + " bytes");
     }
     mf.tensors.reserve(count);
     std::set<std::string> seen;
@@ -91,17 +97,21 @@ void parse_tensors(std::span<const std::byte> payload, uint64_t data_offset, uin
         TensorInfo ti;
         const uint16_t len = r.u16("tensor name length");
         ti.name = r.str(len, "tensor name");
-        if (ti.name.empty()) throw Error(Errc::kBadValue, "tensor " + std::to_string(i) + " has an empty name");
-        if (!seen.insert(ti.name).second) throw Error(Errc::kBadValue, "tensor " + ti.name + " appears twice");
+        if (ti.name.empty())
+            throw Error(Errc::kBadValue, "tensor " + std::to_string(i) + " has an empty name");
+        if (!seen.insert(ti.name).second)
+            throw Error(Errc::kBadValue, "tensor " + ti.name + " appears twice");
         const std::string what = "tensor " + ti.name;
         const uint32_t type = r.u32(what + " type");
         if (!dtype_valid(type)) {
-            throw Error(Errc::kUnsupportedType, what + " has unknown type code " + std::to_string(type));
+            throw Error(Errc::kUnsupportedType,
+                        what + " has unknown type code " + std::to_string(type));
         }
         ti.view.type = static_cast<DType>(type);
         const uint32_t ndim = r.u32(what + " rank");
         if (ndim < 1 || ndim > 2) {
-            throw Error(Errc::kBadValue, what + " has rank " + std::to_string(ndim) + " (1 or 2 expected)");
+            throw Error(Errc::kBadValue,
+                        what + " has rank " + std::to_string(ndim) + " (1 or 2 expected)");
         }
         ti.view.ndim = static_cast<int>(ndim);
         uint64_t shape[2] = {1, 1};
@@ -117,31 +127,34 @@ void parse_tensors(std::span<const std::byte> payload, uint64_t data_offset, uin
         const uint64_t nbytes = r.u64(what + " size");
         if (ti.view.cols % block_size(ti.view.type) != 0) {
             throw Error(Errc::kBadValue, what + ": row length " + std::to_string(ti.view.cols) +
-                                                 " is not a multiple of the " + std::string(dtype_name(ti.view.type)) +
-                                                 " block");
+                                                 " is not a multiple of the " +
+                                                 std::string(dtype_name(ti.view.type)) + " block");
         }
         ti.view.row_bytes = bytes_for(ti.view.type, ti.view.cols);
         // rows <= 2^32 and row_bytes <= 2^34: the product cannot overflow 64 bits.
         const uint64_t expect = static_cast<uint64_t>(ti.view.rows) * ti.view.row_bytes;
         if (nbytes != expect) {
-            throw Error(Errc::kBadValue, what + " size " + std::to_string(nbytes) + " != " +
-                                                 std::to_string(expect) + " implied by its type and shape");
+            throw Error(Errc::kBadValue, what + " size " + std::to_string(nbytes) +
+                                                 " != " + std::to_string(expect) +
+                                                 " implied by its type and shape");
         }
         if (rel % kMinTensorAlign != 0) {
             throw Error(Errc::kBadValue, what + " offset " + std::to_string(rel) + " is not " +
                                                  std::to_string(kMinTensorAlign) + "-byte aligned");
         }
         if (rel > data_size || nbytes > data_size - rel) {
-            throw Error(Errc::kOutOfBounds, what + " (bytes " + std::to_string(rel) + ".." +
-                                                    std::to_string(rel + nbytes) + ") lies outside the " +
-                                                    std::to_string(data_size) + "-byte data section");
+            throw Error(Errc::kOutOfBounds,
+                        what + " (bytes " + std::to_string(rel) + ".." +
+                                std::to_string(rel + nbytes) + ") lies outside the " +
+                                std::to_string(data_size) + "-byte data section");
         }
         ti.offset = data_offset + rel;
         ti.view.data = file.data() + ti.offset;
         mf.tensors.push_back(std::move(ti));
     }
     if (!r.at_end()) {
-        throw Error(Errc::kBadValue, "tensor directory has " + std::to_string(r.remaining()) + " trailing bytes");
+        throw Error(Errc::kBadValue,
+                    "tensor directory has " + std::to_string(r.remaining()) + " trailing bytes");
     }
 }
 
@@ -149,7 +162,8 @@ void parse_tensors(std::span<const std::byte> payload, uint64_t data_offset, uin
 
 const TensorInfo* ModelFile::find(std::string_view name) const {
     for (const auto& t : tensors) {
-        if (t.name == name) return &t;
+        if (t.name == name)
+            return &t;
     }
     return nullptr;
 }
@@ -158,8 +172,10 @@ ModelFile parse_model_file(std::span<const std::byte> data) {
     if (data.empty()) {
         throw Error(Errc::kTruncated, "empty file");
     }
-    if (data.size() < sizeof(kFileMagic) || std::memcmp(data.data(), kFileMagic, sizeof(kFileMagic)) != 0) {
-        throw Error(Errc::kBadMagic, "not a mistral.cpp model file (wrong magic; convert it with mistral-convert)");
+    if (data.size() < sizeof(kFileMagic) ||
+        std::memcmp(data.data(), kFileMagic, sizeof(kFileMagic)) != 0) {
+        throw Error(Errc::kBadMagic,
+                    "not a mistral.cpp model file (wrong magic; convert it with mistral-convert)");
     }
     ByteReader h(data);
     h.skip(sizeof(kFileMagic), "magic");
@@ -170,7 +186,8 @@ ModelFile parse_model_file(std::span<const std::byte> data) {
     }
     if (mf.version > kFileVersion) {
         throw Error(Errc::kNewerVersion, "made by a newer version of mistral.cpp (file format v" +
-                                                 std::to_string(mf.version) + ", this build reads up to v" +
+                                                 std::to_string(mf.version) +
+                                                 ", this build reads up to v" +
                                                  std::to_string(kFileVersion) + ")");
     }
     h.u32("header flags");
@@ -180,14 +197,17 @@ ModelFile parse_model_file(std::span<const std::byte> data) {
     h.seek(kHeaderBytes, "header");  // also proves the 64-byte header is present
     if (meta_size > data.size() - kHeaderBytes) {
         throw Error(Errc::kTruncated, "truncated: metadata of " + std::to_string(meta_size) +
-                                              " bytes does not fit in a " + std::to_string(data.size()) + "-byte file");
+                                              " bytes does not fit in a " +
+                                              std::to_string(data.size()) + "-byte file");
     }
     if (data_offset % kDataAlign != 0 || data_offset < kHeaderBytes + meta_size) {
-        throw Error(Errc::kBadValue, "data offset " + std::to_string(data_offset) + " is misaligned or overlaps metadata");
+        throw Error(Errc::kBadValue, "data offset " + std::to_string(data_offset) +
+                                             " is misaligned or overlaps metadata");
     }
     if (data_offset > data.size() || data_size > data.size() - data_offset) {
-        throw Error(Errc::kTruncated, "truncated: tensor data needs " + std::to_string(data_offset + data_size) +
-                                              " bytes, the file has " + std::to_string(data.size()));
+        throw Error(Errc::kTruncated,
+                    "truncated: tensor data needs " + std::to_string(data_offset + data_size) +
+                            " bytes, the file has " + std::to_string(data.size()));
     }
 
     ByteReader meta(data.subspan(kHeaderBytes, meta_size));
@@ -198,31 +218,39 @@ ModelFile parse_model_file(std::span<const std::byte> data) {
         const uint32_t flags = meta.u32("section flags");
         const uint64_t len = meta.u64("section length");
         if (len > meta.remaining()) {
-            throw Error(Errc::kTruncated, "truncated: section " + tag_string(tag) + " claims " + std::to_string(len) +
-                                                  " bytes, " + std::to_string(meta.remaining()) + " left");
+            throw Error(Errc::kTruncated, "truncated: section " + tag_string(tag) + " claims " +
+                                                  std::to_string(len) + " bytes, " +
+                                                  std::to_string(meta.remaining()) + " left");
         }
         auto payload = meta.bytes(len, "section");
         if (tag == kTagHparams) {
-            if (have_hp) throw Error(Errc::kBadValue, "duplicate hyperparameter section");
+            if (have_hp)
+                throw Error(Errc::kBadValue, "duplicate hyperparameter section");
             parse_hparams(payload, mf);
             have_hp = true;
         } else if (tag == kTagTokenizer) {
-            if (have_tok) throw Error(Errc::kBadValue, "duplicate tokenizer section");
+            if (have_tok)
+                throw Error(Errc::kBadValue, "duplicate tokenizer section");
             mf.tokenizer_blob = payload;
             have_tok = true;
         } else if (tag == kTagTensors) {
-            if (have_dir) throw Error(Errc::kBadValue, "duplicate tensor directory");
+            if (have_dir)
+                throw Error(Errc::kBadValue, "duplicate tensor directory");
             dir_payload = payload;
             have_dir = true;
         } else if (flags & kSectionRequired) {
-            throw Error(Errc::kNewerVersion, "made by a newer version of mistral.cpp (required section " +
-                                                     tag_string(tag) + " is unknown to this build)");
+            throw Error(Errc::kNewerVersion,
+                        "made by a newer version of mistral.cpp (required section " +
+                                tag_string(tag) + " is unknown to this build)");
         }
         // Unknown optional sections are skipped: additions that old readers may ignore.
     }
-    if (!have_hp) throw Error(Errc::kBadValue, "missing hyperparameter section");
-    if (!have_tok) throw Error(Errc::kBadValue, "missing tokenizer section");
-    if (!have_dir) throw Error(Errc::kBadValue, "missing tensor directory");
+    if (!have_hp)
+        throw Error(Errc::kBadValue, "missing hyperparameter section");
+    if (!have_tok)
+        throw Error(Errc::kBadValue, "missing tokenizer section");
+    if (!have_dir)
+        throw Error(Errc::kBadValue, "missing tensor directory");
     parse_tensors(dir_payload, data_offset, data_size, data, mf);
     return mf;
 }

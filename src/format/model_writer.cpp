@@ -1,12 +1,11 @@
 // Writer for the weight file: metadata built in memory, tensor data streamed, temp + rename.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 
+#include <fcntl.h>
 #include <mistral/error.h>
 #include <mistral/model_writer.h>
+#include <unistd.h>
 
 #include "format/hparams.h"
 
@@ -14,7 +13,9 @@ namespace mistral {
 
 namespace {
 
-uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+uint64_t align_up(uint64_t v, uint64_t a) {
+    return (v + a - 1) / a * a;
+}
 
 class ByteSink {
 public:
@@ -23,7 +24,9 @@ public:
         out.insert(out.end(), b, b + n);
     }
     template <typename T>
-    void put(T v) { bytes(&v, sizeof v); }
+    void put(T v) {
+        bytes(&v, sizeof v);
+    }
     void str16(const std::string& s) {
         put<uint16_t>(static_cast<uint16_t>(s.size()));
         bytes(s.data(), s.size());
@@ -47,13 +50,15 @@ uint64_t tensor_bytes(const TensorSpec& spec) {
     const uint64_t cols = spec.shape.back();
     const uint64_t rows = spec.shape.size() == 2 ? spec.shape[0] : 1;
     if (cols % block_size(spec.type) != 0) {
-        throw Error(Errc::kBadValue, "tensor " + spec.name + ": row length " + std::to_string(cols) +
-                                             " is not a multiple of the " + std::string(dtype_name(spec.type)) + " block");
+        throw Error(Errc::kBadValue, "tensor " + spec.name + ": row length " +
+                                             std::to_string(cols) + " is not a multiple of the " +
+                                             std::string(dtype_name(spec.type)) + " block");
     }
     return rows * bytes_for(spec.type, cols);
 }
 
-std::vector<std::byte> build_metadata(const ModelConfig& cfg, std::span<const std::byte> tokenizer_blob,
+std::vector<std::byte> build_metadata(const ModelConfig& cfg,
+                                      std::span<const std::byte> tokenizer_blob,
                                       const std::vector<TensorSpec>& tensors,
                                       std::vector<uint64_t>* offsets, uint64_t* file_size,
                                       const std::map<std::string, HparamValue>& extra_hparams) {
@@ -100,14 +105,16 @@ std::vector<std::byte> build_metadata(const ModelConfig& cfg, std::span<const st
         dir.str16(t.name);
         dir.put<uint32_t>(static_cast<uint32_t>(t.type));
         dir.put<uint32_t>(static_cast<uint32_t>(t.shape.size()));
-        for (uint64_t d : t.shape) dir.put<uint64_t>(d);
+        for (uint64_t d : t.shape)
+            dir.put<uint64_t>(d);
         dir.put<uint64_t>(rel[i]);
         dir.put<uint64_t>(tensor_bytes(t));
     }
 
     ByteSink meta;
     section(meta, kTagHparams, hps.out);
-    section(meta, kTagTokenizer, std::vector<std::byte>(tokenizer_blob.begin(), tokenizer_blob.end()));
+    section(meta, kTagTokenizer,
+            std::vector<std::byte>(tokenizer_blob.begin(), tokenizer_blob.end()));
     section(meta, kTagTensors, dir.out);
 
     const uint64_t data_offset = align_up(kHeaderBytes + meta.out.size(), kDataAlign);
@@ -124,13 +131,16 @@ std::vector<std::byte> build_metadata(const ModelConfig& cfg, std::span<const st
 
     if (offsets) {
         offsets->resize(tensors.size());
-        for (size_t i = 0; i < tensors.size(); ++i) (*offsets)[i] = data_offset + rel[i];
+        for (size_t i = 0; i < tensors.size(); ++i)
+            (*offsets)[i] = data_offset + rel[i];
     }
-    if (file_size) *file_size = data_offset + data_size;
+    if (file_size)
+        *file_size = data_offset + data_size;
     return head.out;
 }
 
-std::vector<std::byte> build_model_image(const ModelConfig& cfg, std::span<const std::byte> tokenizer_blob,
+std::vector<std::byte> build_model_image(const ModelConfig& cfg,
+                                         std::span<const std::byte> tokenizer_blob,
                                          const std::vector<TensorSpec>& tensors,
                                          const std::vector<std::vector<std::byte>>& data) {
     std::vector<uint64_t> offsets;
@@ -152,7 +162,8 @@ ModelWriter::ModelWriter(std::filesystem::path path, const ModelConfig& cfg,
     if (!overwrite && std::filesystem::exists(path_, ec)) {
         throw Error(Errc::kIo, path_.string() + ": already exists (use --force to overwrite)");
     }
-    std::vector<std::byte> meta = build_metadata(cfg, tokenizer_blob, specs_, &offsets_, &file_size_, extra_hparams);
+    std::vector<std::byte> meta =
+            build_metadata(cfg, tokenizer_blob, specs_, &offsets_, &file_size_, extra_hparams);
     tmp_ = path_;
     tmp_ += ".tmp." + std::to_string(::getpid());
     fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -163,8 +174,10 @@ ModelWriter::ModelWriter(std::filesystem::path path, const ModelConfig& cfg,
 }
 
 ModelWriter::~ModelWriter() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_ && !tmp_.empty()) ::unlink(tmp_.c_str());
+    if (fd_ >= 0)
+        ::close(fd_);
+    if (!committed_ && !tmp_.empty())
+        ::unlink(tmp_.c_str());
 }
 
 void ModelWriter::write_all(const void* p, size_t n) {
@@ -172,7 +185,8 @@ void ModelWriter::write_all(const void* p, size_t n) {
     while (n > 0) {
         const ssize_t w = ::write(fd_, b, n);
         if (w < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             throw Error(Errc::kIo, path_.string() + ": write failed: " + std::strerror(errno));
         }
         b += w;
@@ -187,12 +201,14 @@ void ModelWriter::write_tensor(std::span<const std::byte> data) {
     }
     const TensorSpec& s = specs_[next_];
     if (data.size() != tensor_bytes(s)) {
-        throw Error(Errc::kInvalidArgument, "tensor " + s.name + ": got " + std::to_string(data.size()) +
-                                                    " bytes, expected " + std::to_string(tensor_bytes(s)));
+        throw Error(Errc::kInvalidArgument,
+                    "tensor " + s.name + ": got " + std::to_string(data.size()) +
+                            " bytes, expected " + std::to_string(tensor_bytes(s)));
     }
     static const char zeros[kDataAlign] = {};
     while (written_ < offsets_[next_]) {
-        write_all(zeros, static_cast<size_t>(std::min<uint64_t>(sizeof zeros, offsets_[next_] - written_)));
+        write_all(zeros, static_cast<size_t>(
+                                 std::min<uint64_t>(sizeof zeros, offsets_[next_] - written_)));
     }
     write_all(data.data(), data.size());
     ++next_;
@@ -201,7 +217,8 @@ void ModelWriter::write_tensor(std::span<const std::byte> data) {
 void ModelWriter::commit() {
     if (next_ != specs_.size()) {
         throw Error(Errc::kInvalidArgument, "only " + std::to_string(next_) + " of " +
-                                                    std::to_string(specs_.size()) + " tensors written");
+                                                    std::to_string(specs_.size()) +
+                                                    " tensors written");
     }
     if (::fsync(fd_) != 0) {
         throw Error(Errc::kIo, path_.string() + ": fsync failed: " + std::strerror(errno));

@@ -1,14 +1,13 @@
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
+#include <fcntl.h>
 #include <mistral/error.h>
 #include <mistral/model_file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace mistral {
 
@@ -68,7 +67,8 @@ MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
 
 MappedFile::~MappedFile() {
     if (data_ != nullptr) {
-        if (locked_) ::munlock(const_cast<std::byte*>(data_), size_);
+        if (locked_)
+            ::munlock(const_cast<std::byte*>(data_), size_);
         ::munmap(const_cast<std::byte*>(data_), size_);
         data_ = nullptr;
     }

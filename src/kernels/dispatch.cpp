@@ -18,8 +18,10 @@ namespace {
 std::vector<const KernelTable*> detect_tables() {
     std::vector<const KernelTable*> out;
     out.push_back(&reference_kernels());
-    if (const KernelTable* t = avx2_kernels_if_supported()) out.push_back(t);
-    if (const KernelTable* t = neon_kernels_if_supported()) out.push_back(t);
+    if (const KernelTable* t = avx2_kernels_if_supported())
+        out.push_back(t);
+    if (const KernelTable* t = neon_kernels_if_supported())
+        out.push_back(t);
     return out;
 }
 

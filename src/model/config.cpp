@@ -16,7 +16,8 @@ void require(bool ok, const char* field, const std::string& why) {
 
 void require_range(int64_t v, const char* field, int64_t lo, int64_t hi) {
     require(v >= lo && v <= hi, field,
-            std::to_string(v) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+            std::to_string(v) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                    "]");
 }
 
 }  // namespace
@@ -30,11 +31,14 @@ void ModelConfig::validate() const {
     require_range(n_heads, "n_heads", 1, 1024);
     require_range(n_kv_heads, "n_kv_heads", 1, n_heads);
     require(n_heads % n_kv_heads == 0, "n_kv_heads",
-            std::to_string(n_heads) + " query heads are not a multiple of " + std::to_string(n_kv_heads));
+            std::to_string(n_heads) + " query heads are not a multiple of " +
+                    std::to_string(n_kv_heads));
     require_range(head_dim, "head_dim", 2, 1 << 12);
-    require(head_dim % 2 == 0, "head_dim", "RoPE needs an even head_dim, got " + std::to_string(head_dim));
+    require(head_dim % 2 == 0, "head_dim",
+            "RoPE needs an even head_dim, got " + std::to_string(head_dim));
     require_range(hidden_dim, "hidden_dim", 1, 1 << 20);
-    require(std::isfinite(norm_eps) && norm_eps > 0.0f && norm_eps < 1.0f, "norm_eps", "must be in (0, 1)");
+    require(std::isfinite(norm_eps) && norm_eps > 0.0f && norm_eps < 1.0f, "norm_eps",
+            "must be in (0, 1)");
     require(std::isfinite(rope_theta) && rope_theta > 1.0f, "rope_theta", "must be > 1");
     require_range(window, "sliding_window", 0, int64_t{1} << 30);
     require_range(max_context, "max_context", 0, int64_t{1} << 30);
@@ -43,7 +47,8 @@ void ModelConfig::validate() const {
 }
 
 int64_t ModelConfig::n_params() const {
-    const int64_t per_layer = 2 * dim + dim * q_dim() * 2 + dim * kv_dim() * 2 + 3 * dim * hidden_dim;
+    const int64_t per_layer =
+            2 * dim + dim * q_dim() * 2 + dim * kv_dim() * 2 + 3 * dim * hidden_dim;
     return 2 * vocab_size * dim + dim + n_layers * per_layer;
 }
 

@@ -32,18 +32,20 @@ TensorView bind_one(const ModelFile& file, const ExpectedTensor& e) {
         throw Error(Errc::kMissingTensor, "missing tensor " + e.name);
     }
     const TensorView& v = t->view;
-    const bool ok = e.shape.size() == 1 ? (v.ndim == 1 && v.cols == e.shape[0])
-                                        : (v.ndim == 2 && v.rows == e.shape[0] && v.cols == e.shape[1]);
+    const bool ok = e.shape.size() == 1
+                            ? (v.ndim == 1 && v.cols == e.shape[0])
+                            : (v.ndim == 2 && v.rows == e.shape[0] && v.cols == e.shape[1]);
     if (!ok) {
         std::string want = "[" + std::to_string(e.shape[0]);
-        if (e.shape.size() == 2) want += ", " + std::to_string(e.shape[1]);
+        if (e.shape.size() == 2)
+            want += ", " + std::to_string(e.shape[1]);
         want += "]";
         throw Error(Errc::kShapeMismatch, "tensor " + e.name + " has shape " + shape_string(v) +
                                                   ", the hyperparameters need " + want);
     }
     if (e.is_norm && v.type != DType::kF32) {
-        throw Error(Errc::kUnsupportedType, "tensor " + e.name + " must be f32, not " +
-                                                    std::string(dtype_name(v.type)));
+        throw Error(Errc::kUnsupportedType,
+                    "tensor " + e.name + " must be f32, not " + std::string(dtype_name(v.type)));
     }
     return v;
 }

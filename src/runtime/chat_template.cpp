@@ -12,23 +12,28 @@ std::vector<ChatMessage> parse_conversation(std::string_view json_text) {
     const Json* list = &doc;
     if (doc.is_object()) {
         list = doc.find("messages");
-        if (list == nullptr) throw Error(Errc::kBadValue, "conversation object has no \"messages\" list");
+        if (list == nullptr)
+            throw Error(Errc::kBadValue, "conversation object has no \"messages\" list");
     }
-    if (!list->is_array()) throw Error(Errc::kBadValue, "a conversation must be a list of messages");
+    if (!list->is_array())
+        throw Error(Errc::kBadValue, "a conversation must be a list of messages");
     std::vector<ChatMessage> out;
     for (size_t i = 0; i < list->as_array().size(); ++i) {
         const Json& m = list->as_array()[i];
         const std::string where = "message " + std::to_string(i + 1);
-        if (!m.is_object()) throw Error(Errc::kBadValue, where + " is not an object");
+        if (!m.is_object())
+            throw Error(Errc::kBadValue, where + " is not an object");
         const Json* role = m.find("role");
         const Json* content = m.find("content");
-        if (role == nullptr || !role->is_string()) throw Error(Errc::kBadValue, where + " has no string \"role\"");
+        if (role == nullptr || !role->is_string())
+            throw Error(Errc::kBadValue, where + " has no string \"role\"");
         if (content == nullptr || !content->is_string()) {
             throw Error(Errc::kBadValue, where + " has no string \"content\"");
         }
         const std::string& r = role->as_string();
         if (r != "system" && r != "user" && r != "assistant") {
-            throw Error(Errc::kBadValue, where + " has unknown role '" + r + "' (system, user, assistant)");
+            throw Error(Errc::kBadValue,
+                        where + " has unknown role '" + r + "' (system, user, assistant)");
         }
         out.push_back({r, content->as_string()});
     }
@@ -50,13 +55,16 @@ std::string conversation_to_json(const std::vector<ChatMessage>& messages) {
 
 void validate_conversation(const std::vector<ChatMessage>& messages) {
     size_t i = 0;
-    while (i < messages.size() && messages[i].role == "system") ++i;
+    while (i < messages.size() && messages[i].role == "system")
+        ++i;
     bool expect_user = true;
     for (; i < messages.size(); ++i) {
         const std::string& r = messages[i].role;
         const std::string where = "message " + std::to_string(i + 1);
-        if (r == "system") throw Error(Errc::kBadValue, where + ": system messages must come first");
-        if (expect_user && r != "user") throw Error(Errc::kBadValue, where + ": expected a user turn, got " + r);
+        if (r == "system")
+            throw Error(Errc::kBadValue, where + ": system messages must come first");
+        if (expect_user && r != "user")
+            throw Error(Errc::kBadValue, where + ": expected a user turn, got " + r);
         if (!expect_user && r != "assistant") {
             throw Error(Errc::kBadValue, where + ": expected an assistant turn, got " + r);
         }
@@ -64,7 +72,8 @@ void validate_conversation(const std::vector<ChatMessage>& messages) {
     }
 }
 
-std::vector<TokenId> encode_user_turn(const Tokenizer& tok, std::string_view content, std::string_view system) {
+std::vector<TokenId> encode_user_turn(const Tokenizer& tok, std::string_view content,
+                                      std::string_view system) {
     std::string text = "[INST] ";
     if (!system.empty()) {
         text += system;
@@ -79,17 +88,21 @@ std::vector<TokenId> encode_chat(const Tokenizer& tok, const std::vector<ChatMes
     validate_conversation(messages);
     std::string system;
     for (const auto& m : messages) {
-        if (m.role != "system") break;
-        if (!system.empty()) system += "\n\n";
+        if (m.role != "system")
+            break;
+        if (!system.empty())
+            system += "\n\n";
         system += m.content;
     }
     std::vector<TokenId> ids = {tok.bos_id()};
     bool first_user = true;
     for (const auto& m : messages) {
-        if (m.role == "system") continue;
+        if (m.role == "system")
+            continue;
         std::vector<TokenId> seg;
         if (m.role == "user") {
-            seg = encode_user_turn(tok, m.content, first_user ? std::string_view(system) : std::string_view());
+            seg = encode_user_turn(tok, m.content,
+                                   first_user ? std::string_view(system) : std::string_view());
             first_user = false;
         } else {
             seg = tok.encode(m.content);

@@ -105,7 +105,8 @@ GenerateResult generate(Session& session, Sampler& sampler, const Tokenizer* tok
             // Decode the prompt into the void first: the continuation is then rendered as the
             // tail of DecodeIds(prompt + generated), so its first space is kept.
             for (const TokenId id : prompt) {
-                if (id >= 0 && static_cast<size_t>(id) < tokenizer->vocab_size()) decoder->push(id);
+                if (id >= 0 && static_cast<size_t>(id) < tokenizer->vocab_size())
+                    decoder->push(id);
             }
             decoder->flush();
         }

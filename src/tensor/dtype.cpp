@@ -8,11 +8,16 @@ namespace mistral {
 
 std::string_view dtype_name(DType t) noexcept {
     switch (t) {
-        case DType::kF32: return "f32";
-        case DType::kF16: return "f16";
-        case DType::kBF16: return "bf16";
-        case DType::kQ8_0: return "q8_0";
-        case DType::kQ4_0: return "q4_0";
+        case DType::kF32:
+            return "f32";
+        case DType::kF16:
+            return "f16";
+        case DType::kBF16:
+            return "bf16";
+        case DType::kQ8_0:
+            return "q8_0";
+        case DType::kQ4_0:
+            return "q4_0";
     }
     return "?";
 }
@@ -26,24 +31,36 @@ std::optional<DType> parse_dtype(std::string_view name) {
     return std::nullopt;
 }
 
-bool dtype_valid(uint32_t code) noexcept { return code < kNumDTypes; }
+bool dtype_valid(uint32_t code) noexcept {
+    return code < kNumDTypes;
+}
 
-bool is_quantized(DType t) noexcept { return t == DType::kQ8_0 || t == DType::kQ4_0; }
+bool is_quantized(DType t) noexcept {
+    return t == DType::kQ8_0 || t == DType::kQ4_0;
+}
 
-size_t block_size(DType t) noexcept { return is_quantized(t) ? kQBlock : 1; }
+size_t block_size(DType t) noexcept {
+    return is_quantized(t) ? kQBlock : 1;
+}
 
 size_t block_bytes(DType t) noexcept {
     switch (t) {
-        case DType::kF32: return 4;
+        case DType::kF32:
+            return 4;
         case DType::kF16:
-        case DType::kBF16: return 2;
-        case DType::kQ8_0: return sizeof(BlockQ8_0);
-        case DType::kQ4_0: return sizeof(BlockQ4_0);
+        case DType::kBF16:
+            return 2;
+        case DType::kQ8_0:
+            return sizeof(BlockQ8_0);
+        case DType::kQ4_0:
+            return sizeof(BlockQ4_0);
     }
     return 0;
 }
 
-size_t bytes_for(DType t, size_t n) noexcept { return n / block_size(t) * block_bytes(t); }
+size_t bytes_for(DType t, size_t n) noexcept {
+    return n / block_size(t) * block_bytes(t);
+}
 
 // binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits.
 float f16_to_f32(uint16_t h) noexcept {
@@ -73,12 +90,13 @@ uint16_t f32_to_f16(float f) noexcept {
     const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
     const uint32_t ax = x & 0x7fffffffu;
     if (ax >= 0x7f800000u) {  // Inf or NaN (quiet the NaN, keep it a NaN)
-        return static_cast<uint16_t>(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u | ((ax >> 13) & 0x3ffu) : 0u));
+        return static_cast<uint16_t>(sign | 0x7c00u |
+                                     (ax > 0x7f800000u ? 0x200u | ((ax >> 13) & 0x3ffu) : 0u));
     }
     if (ax >= 0x477ff000u) {  // rounds to >= 65520: overflow to Inf
         return static_cast<uint16_t>(sign | 0x7c00u);
     }
-    if (ax < 0x38800000u) {  // below the smallest normal (2^-14): subnormal or zero
+    if (ax < 0x38800000u) {      // below the smallest normal (2^-14): subnormal or zero
         if (ax < 0x33000000u) {  // < 2^-25 rounds to zero
             return sign;
         }
@@ -103,7 +121,9 @@ uint16_t f32_to_f16(float f) noexcept {
     return static_cast<uint16_t>(sign | v);
 }
 
-float bf16_to_f32(uint16_t h) noexcept { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
+float bf16_to_f32(uint16_t h) noexcept {
+    return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
+}
 
 uint16_t f32_to_bf16(float f) noexcept {
     uint32_t x = std::bit_cast<uint32_t>(f);
@@ -116,37 +136,53 @@ uint16_t f32_to_bf16(float f) noexcept {
 
 void row_to_f32(DType t, const void* src, float* dst, size_t n) noexcept {
     switch (t) {
-        case DType::kF32: std::memcpy(dst, src, n * sizeof(float)); return;
+        case DType::kF32:
+            std::memcpy(dst, src, n * sizeof(float));
+            return;
         case DType::kF16: {
             const auto* s = static_cast<const uint16_t*>(src);
-            for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(s[i]);
+            for (size_t i = 0; i < n; ++i)
+                dst[i] = f16_to_f32(s[i]);
             return;
         }
         case DType::kBF16: {
             const auto* s = static_cast<const uint16_t*>(src);
-            for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+            for (size_t i = 0; i < n; ++i)
+                dst[i] = bf16_to_f32(s[i]);
             return;
         }
-        case DType::kQ8_0: dequantize_row_q8_0(static_cast<const BlockQ8_0*>(src), dst, n); return;
-        case DType::kQ4_0: dequantize_row_q4_0(static_cast<const BlockQ4_0*>(src), dst, n); return;
+        case DType::kQ8_0:
+            dequantize_row_q8_0(static_cast<const BlockQ8_0*>(src), dst, n);
+            return;
+        case DType::kQ4_0:
+            dequantize_row_q4_0(static_cast<const BlockQ4_0*>(src), dst, n);
+            return;
     }
 }
 
 void row_from_f32(DType t, const float* src, void* dst, size_t n) noexcept {
     switch (t) {
-        case DType::kF32: std::memcpy(dst, src, n * sizeof(float)); return;
+        case DType::kF32:
+            std::memcpy(dst, src, n * sizeof(float));
+            return;
         case DType::kF16: {
             auto* d = static_cast<uint16_t*>(dst);
-            for (size_t i = 0; i < n; ++i) d[i] = f32_to_f16(src[i]);
+            for (size_t i = 0; i < n; ++i)
+                d[i] = f32_to_f16(src[i]);
             return;
         }
         case DType::kBF16: {
             auto* d = static_cast<uint16_t*>(dst);
-            for (size_t i = 0; i < n; ++i) d[i] = f32_to_bf16(src[i]);
+            for (size_t i = 0; i < n; ++i)
+                d[i] = f32_to_bf16(src[i]);
             return;
         }
-        case DType::kQ8_0: quantize_row_q8_0(src, static_cast<BlockQ8_0*>(dst), n); return;
-        case DType::kQ4_0: quantize_row_q4_0(src, static_cast<BlockQ4_0*>(dst), n); return;
+        case DType::kQ8_0:
+            quantize_row_q8_0(src, static_cast<BlockQ8_0*>(dst), n);
+            return;
+        case DType::kQ4_0:
+            quantize_row_q4_0(src, static_cast<BlockQ4_0*>(dst), n);
+            return;
     }
 }
 

@@ -11,12 +11,14 @@ void quantize_row_q8_0(const float* x, BlockQ8_0* out, size_t n) noexcept {
     for (size_t b = 0; b < n / kQBlock; ++b) {
         const float* xb = x + b * kQBlock;
         float amax = 0.0f;
-        for (size_t i = 0; i < kQBlock; ++i) amax = std::max(amax, std::fabs(xb[i]));
+        for (size_t i = 0; i < kQBlock; ++i)
+            amax = std::max(amax, std::fabs(xb[i]));
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         out[b].d = f32_to_f16(d);
         for (size_t i = 0; i < kQBlock; ++i) {
-            out[b].qs[i] = static_cast<int8_t>(std::clamp(std::nearbyint(xb[i] * id), -127.0f, 127.0f));
+            out[b].qs[i] =
+                    static_cast<int8_t>(std::clamp(std::nearbyint(xb[i] * id), -127.0f, 127.0f));
         }
     }
 }
@@ -28,15 +30,18 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* out, size_t n) noexcept {
         const float* xb = x + b * kQBlock;
         float m = 0.0f;
         for (size_t i = 0; i < kQBlock; ++i) {
-            if (std::fabs(xb[i]) > std::fabs(m)) m = xb[i];
+            if (std::fabs(xb[i]) > std::fabs(m))
+                m = xb[i];
         }
         const float d = m / -8.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         out[b].d = f32_to_f16(d);
         for (size_t j = 0; j < kQBlock / 2; ++j) {
             const float lo = std::clamp(std::nearbyint(xb[j] * id) + 8.0f, 0.0f, 15.0f);
-            const float hi = std::clamp(std::nearbyint(xb[j + kQBlock / 2] * id) + 8.0f, 0.0f, 15.0f);
-            out[b].qs[j] = static_cast<uint8_t>(static_cast<unsigned>(lo) | (static_cast<unsigned>(hi) << 4));
+            const float hi =
+                    std::clamp(std::nearbyint(xb[j + kQBlock / 2] * id) + 8.0f, 0.0f, 15.0f);
+            out[b].qs[j] = static_cast<uint8_t>(static_cast<unsigned>(lo) |
+                                                (static_cast<unsigned>(hi) << 4));
         }
     }
 }
@@ -44,7 +49,8 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* out, size_t n) noexcept {
 void dequantize_row_q8_0(const BlockQ8_0* in, float* y, size_t n) noexcept {
     for (size_t b = 0; b < n / kQBlock; ++b) {
         const float d = f16_to_f32(in[b].d);
-        for (size_t i = 0; i < kQBlock; ++i) y[b * kQBlock + i] = d * static_cast<float>(in[b].qs[i]);
+        for (size_t i = 0; i < kQBlock; ++i)
+            y[b * kQBlock + i] = d * static_cast<float>(in[b].qs[i]);
     }
 }
 

@@ -26,6 +26,8 @@ Buffer::Buffer(size_t bytes) : size_(bytes) {
     ptr_.reset(static_cast<std::byte*>(p));
 }
 
-void Buffer::Free::operator()(std::byte* p) const noexcept { std::free(p); }
+void Buffer::Free::operator()(std::byte* p) const noexcept {
+    std::free(p);
+}
 
 }  // namespace mistral

@@ -5,13 +5,13 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define MISTRAL_CHECK(cond, msg)                                                              \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
+#define MISTRAL_CHECK(cond, msg)                                                                \
+    do {                                                                                        \
+        if (!(cond)) {                                                                          \
             std::fprintf(stderr, "%s:%d: internal check failed: %s (%s)\n", __FILE__, __LINE__, \
-                         #cond, msg);                                                         \
-            std::abort();                                                                     \
-        }                                                                                     \
+                         #cond, msg);                                                           \
+            std::abort();                                                                       \
+        }                                                                                       \
     } while (0)
 
 #ifdef NDEBUG

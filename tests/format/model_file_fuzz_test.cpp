@@ -1,9 +1,8 @@
 // Seeded truncations and byte flips of a valid file image: the loader must either succeed or
 // throw mistral::Error -- never crash, hang or read out of bounds (CI runs this under ASan).
-#include <gtest/gtest.h>
-
 #include <cstring>
 
+#include <gtest/gtest.h>
 #include <mistral/error.h>
 #include <mistral/model.h>
 
@@ -18,7 +17,8 @@ void load_or_error(std::vector<std::byte> img, size_t* ok, size_t* err) {
         // Touch every bound tensor's first and last byte: views must be in bounds.
         unsigned sum = 0;
         for (const auto& t : m->file().tensors) {
-            sum += static_cast<unsigned>(t.view.data[0]) + static_cast<unsigned>(t.view.data[t.view.nbytes() - 1]);
+            sum += static_cast<unsigned>(t.view.data[0]) +
+                   static_cast<unsigned>(t.view.data[t.view.nbytes() - 1]);
         }
         (void)sum;
         ++*ok;
@@ -35,11 +35,15 @@ TEST(ModelFileFuzz, TruncationsAndByteFlips) {
     uint64_t data_offset;
     std::memcpy(&data_offset, base.data() + 24, 8);
     for (size_t cut = 0; cut < data_offset; cut += 7) {
-        load_or_error(std::vector<std::byte>(base.begin(), base.begin() + static_cast<std::ptrdiff_t>(cut)), &ok, &err);
+        load_or_error(std::vector<std::byte>(base.begin(),
+                                             base.begin() + static_cast<std::ptrdiff_t>(cut)),
+                      &ok, &err);
     }
     for (int i = 0; i < 200; ++i) {
         const size_t cut = rng.next() % base.size();
-        load_or_error(std::vector<std::byte>(base.begin(), base.begin() + static_cast<std::ptrdiff_t>(cut)), &ok, &err);
+        load_or_error(std::vector<std::byte>(base.begin(),
+                                             base.begin() + static_cast<std::ptrdiff_t>(cut)),
+                      &ok, &err);
     }
     // Byte flips concentrated on the metadata, where they matter.
     for (int i = 0; i < 600; ++i) {

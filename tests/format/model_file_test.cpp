@@ -1,9 +1,8 @@
 // One test per bad-input case of the weight file loader, plus the happy path.
-#include <gtest/gtest.h>
-
 #include <cstring>
 #include <fstream>
 
+#include <gtest/gtest.h>
 #include <mistral/error.h>
 #include <mistral/model.h>
 #include <mistral/model_file.h>
@@ -24,7 +23,8 @@ Errc error_of(F&& f, std::string* message = nullptr) {
     try {
         f();
     } catch (const Error& e) {
-        if (message) *message = e.what();
+        if (message)
+            *message = e.what();
         return e.code();
     }
     ADD_FAILURE() << "no mistral::Error thrown";
@@ -81,7 +81,8 @@ TEST(ModelFile, TensorBytesRoundTrip) {
     for (const auto& e : expected_tensors(cfg)) {
         TensorSpec s{e.name, e.is_norm ? DType::kF32 : DType::kF16, e.shape};
         std::vector<std::byte> d(tensor_bytes(s));
-        for (auto& b : d) b = static_cast<std::byte>(counter++);
+        for (auto& b : d)
+            b = static_cast<std::byte>(counter++);
         specs.push_back(s);
         data.push_back(d);
     }
@@ -107,7 +108,8 @@ TEST(ModelFile, WrongMagic) {
     EXPECT_NE(msg.find("magic"), std::string::npos);
     // A GGUF given to the engine directly gets the same clear error.
     const char gguf[] = "GGUF\x03\0\0\0";
-    std::vector<std::byte> g(reinterpret_cast<const std::byte*>(gguf), reinterpret_cast<const std::byte*>(gguf) + 8);
+    std::vector<std::byte> g(reinterpret_cast<const std::byte*>(gguf),
+                             reinterpret_cast<const std::byte*>(gguf) + 8);
     EXPECT_EQ(error_of([&] { parse_model_file(g); }), Errc::kBadMagic);
 }
 
@@ -131,7 +133,8 @@ TEST(ModelFile, UnknownRequiredSectionIsNewerVersion) {
     poke<uint32_t>(extra, 4, kSectionRequired);
     poke<uint64_t>(extra, 8, 0);
     img.insert(img.begin() + kHeaderBytes, extra.begin(), extra.end());
-    img.erase(img.begin() + static_cast<std::ptrdiff_t>(data_offset), img.begin() + static_cast<std::ptrdiff_t>(data_offset + 16));
+    img.erase(img.begin() + static_cast<std::ptrdiff_t>(data_offset),
+              img.begin() + static_cast<std::ptrdiff_t>(data_offset + 16));
     poke<uint64_t>(img, 16, meta_size + 16);
     EXPECT_EQ(error_of([&] { parse_model_file(img); }), Errc::kNewerVersion);
     // The same section marked optional is skipped.
@@ -141,10 +144,12 @@ TEST(ModelFile, UnknownRequiredSectionIsNewerVersion) {
 
 TEST(ModelFile, TruncatedData) {
     const auto img = make_model_image(tiny_config(), DType::kF32, 1);
-    for (size_t cut : {size_t{4}, size_t{12}, size_t{40}, size_t{100}, img.size() / 2, img.size() - 1}) {
+    for (size_t cut :
+         {size_t{4}, size_t{12}, size_t{40}, size_t{100}, img.size() / 2, img.size() - 1}) {
         std::vector<std::byte> t(img.begin(), img.begin() + static_cast<std::ptrdiff_t>(cut));
         const Errc e = error_of([&] { parse_model_file(t); });
-        EXPECT_TRUE(e == Errc::kTruncated || e == Errc::kBadMagic) << "cut at " << cut << ": " << errc_name(e);
+        EXPECT_TRUE(e == Errc::kTruncated || e == Errc::kBadMagic)
+                << "cut at " << cut << ": " << errc_name(e);
     }
 }
 
@@ -177,8 +182,10 @@ TEST(ModelFile, UnknownTensorType) {
 TEST(ModelFile, ShapeInconsistentWithHyperparameters) {
     const ModelConfig cfg = tiny_config();
     std::vector<TensorSpec> specs;
-    for (const auto& e : expected_tensors(cfg)) specs.push_back({e.name, DType::kF32, e.shape});
-    specs[2].shape = {static_cast<uint64_t>(cfg.q_dim()), static_cast<uint64_t>(cfg.dim + 32)};  // wq
+    for (const auto& e : expected_tensors(cfg))
+        specs.push_back({e.name, DType::kF32, e.shape});
+    specs[2].shape = {static_cast<uint64_t>(cfg.q_dim()),
+                      static_cast<uint64_t>(cfg.dim + 32)};  // wq
     const auto img = build_model_image(cfg, {}, specs, {});
     std::string msg;
     EXPECT_EQ(error_of([&] { Model::from_image(img, "bad.mst"); }, &msg), Errc::kShapeMismatch);
@@ -190,7 +197,8 @@ TEST(ModelFile, MissingTensor) {
     const ModelConfig cfg = tiny_config();
     std::vector<TensorSpec> specs;
     for (const auto& e : expected_tensors(cfg)) {
-        if (e.name != "layers.1.feed_forward.w2.weight") specs.push_back({e.name, DType::kF32, e.shape});
+        if (e.name != "layers.1.feed_forward.w2.weight")
+            specs.push_back({e.name, DType::kF32, e.shape});
     }
     const auto img = build_model_image(cfg, {}, specs, {});
     std::string msg;
@@ -201,7 +209,8 @@ TEST(ModelFile, MissingTensor) {
 TEST(ModelFile, NormMustBeF32) {
     const ModelConfig cfg = tiny_config();
     std::vector<TensorSpec> specs;
-    for (const auto& e : expected_tensors(cfg)) specs.push_back({e.name, DType::kF16, e.shape});
+    for (const auto& e : expected_tensors(cfg))
+        specs.push_back({e.name, DType::kF16, e.shape});
     const auto img = build_model_image(cfg, {}, specs, {});
     EXPECT_EQ(error_of([&] { Model::from_image(img); }), Errc::kUnsupportedType);
 }
@@ -232,7 +241,8 @@ TEST(ModelWriter, WritesLoadableFileAtomically) {
     test::TempDir dir;
     const auto out = dir / "m.mst";
     std::vector<TensorSpec> specs;
-    for (const auto& e : expected_tensors(cfg)) specs.push_back({e.name, e.is_norm ? DType::kF32 : DType::kQ4_0, e.shape});
+    for (const auto& e : expected_tensors(cfg))
+        specs.push_back({e.name, e.is_norm ? DType::kF32 : DType::kQ4_0, e.shape});
     {
         ModelWriter w(out, cfg, {}, specs, false);
         for (const auto& s : specs) {
@@ -253,7 +263,8 @@ TEST(ModelWriter, WritesLoadableFileAtomically) {
         w.write_tensor(std::vector<std::byte>(tensor_bytes(specs[0])));
     }
     size_t files = 0;
-    for ([[maybe_unused]] const auto& f : std::filesystem::directory_iterator(dir.path())) ++files;
+    for ([[maybe_unused]] const auto& f : std::filesystem::directory_iterator(dir.path()))
+        ++files;
     EXPECT_EQ(files, 1u);
     EXPECT_FALSE(std::filesystem::exists(out2));
 }

@@ -12,16 +12,20 @@
 
 namespace mistral::convert {
 
-DType choose_type(const SourceTensor& t, bool is_norm, std::optional<DType> requested, std::string* why) {
-    if (is_norm) return DType::kF32;
+DType choose_type(const SourceTensor& t, bool is_norm, std::optional<DType> requested,
+                  std::string* why) {
+    if (is_norm)
+        return DType::kF32;
     const bool dequantized = t.note.find("dequantized") != std::string::npos;
     DType want = requested ? *requested : (dequantized ? DType::kQ8_0 : t.type);
     const uint64_t cols = t.shape.empty() ? 0 : t.shape.back();
     if (is_quantized(want) && cols % kQBlock != 0) {
-        const DType fallback = (t.type == DType::kF16 || t.type == DType::kBF16) ? t.type : DType::kF16;
+        const DType fallback =
+                (t.type == DType::kF16 || t.type == DType::kBF16) ? t.type : DType::kF16;
         if (why) {
-            *why = t.name + ": row length " + std::to_string(cols) + " is not a multiple of 32, stored as " +
-                   std::string(dtype_name(fallback)) + " instead of " + std::string(dtype_name(want));
+            *why = t.name + ": row length " + std::to_string(cols) +
+                   " is not a multiple of 32, stored as " + std::string(dtype_name(fallback)) +
+                   " instead of " + std::string(dtype_name(want));
         }
         want = fallback;
     }
@@ -31,7 +35,8 @@ DType choose_type(const SourceTensor& t, bool is_norm, std::optional<DType> requ
 namespace {
 
 // Converts `in` (type `from`, rows x cols) to `to`, row by row through f32.
-std::vector<std::byte> convert_rows(const std::vector<std::byte>& in, DType from, DType to, size_t rows, size_t cols) {
+std::vector<std::byte> convert_rows(const std::vector<std::byte>& in, DType from, DType to,
+                                    size_t rows, size_t cols) {
     std::vector<std::byte> out(rows * bytes_for(to, cols));
     std::vector<float> tmp(cols);
     const size_t in_row = bytes_for(from, cols), out_row = bytes_for(to, cols);
@@ -56,7 +61,8 @@ ConvertSummary write_model(TensorSource& src, const ConvertOptions& opts) {
     const TokenizerModel tok = src.tokenizer();
     if (static_cast<int64_t>(tok.size()) != cfg.vocab_size) {
         throw Error(Errc::kShapeMismatch, "the tokenizer has " + std::to_string(tok.size()) +
-                                                  " pieces but the model's vocab_size is " + std::to_string(cfg.vocab_size));
+                                                  " pieces but the model's vocab_size is " +
+                                                  std::to_string(cfg.vocab_size));
     }
     const std::vector<std::byte> tok_blob = serialize_tokenizer(tok);
 
@@ -67,26 +73,32 @@ ConvertSummary write_model(TensorSource& src, const ConvertOptions& opts) {
     std::vector<TensorSpec> specs;
     std::set<std::string> used;
     for (const auto& e : expected) {
-        auto it = std::find_if(have.begin(), have.end(), [&](const SourceTensor& s) { return s.name == e.name; });
+        auto it = std::find_if(have.begin(), have.end(),
+                               [&](const SourceTensor& s) { return s.name == e.name; });
         if (it == have.end()) {
             throw Error(Errc::kMissingTensor, opts.input.string() + ": missing tensor " + e.name);
         }
         if (it->shape != e.shape) {
             std::string got, want;
-            for (auto d : it->shape) got += (got.empty() ? "" : ", ") + std::to_string(d);
-            for (auto d : e.shape) want += (want.empty() ? "" : ", ") + std::to_string(d);
-            throw Error(Errc::kShapeMismatch, opts.input.string() + ": tensor " + e.name + " has shape [" + got +
+            for (auto d : it->shape)
+                got += (got.empty() ? "" : ", ") + std::to_string(d);
+            for (auto d : e.shape)
+                want += (want.empty() ? "" : ", ") + std::to_string(d);
+            throw Error(Errc::kShapeMismatch, opts.input.string() + ": tensor " + e.name +
+                                                      " has shape [" + got +
                                                       "], the hyperparameters need [" + want + "]");
         }
         std::string why;
         const DType t = choose_type(*it, e.is_norm, opts.type, &why);
-        if (!why.empty() && opts.warn) opts.warn("note: " + why);
+        if (!why.empty() && opts.warn)
+            opts.warn("note: " + why);
         source_index.push_back(static_cast<size_t>(it - have.begin()));
         specs.push_back({e.name, t, e.shape});
         used.insert(e.name);
     }
     for (const auto& s : have) {
-        if (!used.count(s.name) && opts.warn) opts.warn("note: ignoring unused tensor " + s.name);
+        if (!used.count(s.name) && opts.warn)
+            opts.warn("note: ignoring unused tensor " + s.name);
     }
 
     ModelWriter writer(opts.output, cfg, tok_blob, specs, opts.overwrite);
@@ -94,14 +106,16 @@ ConvertSummary write_model(TensorSource& src, const ConvertOptions& opts) {
     sum.config = cfg;
     for (size_t i = 0; i < specs.size(); ++i) {
         check_cancel(opts.cancel);
-        if (opts.progress) opts.progress(i, specs.size(), specs[i].name);
+        if (opts.progress)
+            opts.progress(i, specs.size(), specs[i].name);
         const SourceTensor& st = have[source_index[i]];
         std::vector<std::byte> data = src.read(source_index[i]);
         const size_t rows = specs[i].shape.size() == 2 ? specs[i].shape[0] : 1;
         const size_t cols = specs[i].shape.back();
         if (data.size() != rows * bytes_for(st.type, cols)) {
             throw Error(Errc::kTruncated, opts.input.string() + ": tensor " + st.name + " has " +
-                                                  std::to_string(data.size()) + " bytes, expected " +
+                                                  std::to_string(data.size()) +
+                                                  " bytes, expected " +
                                                   std::to_string(rows * bytes_for(st.type, cols)));
         }
         if (st.type != specs[i].type) {
@@ -111,7 +125,8 @@ ConvertSummary write_model(TensorSource& src, const ConvertOptions& opts) {
         ++sum.tensors_by_type[specs[i].type];
     }
     check_cancel(opts.cancel);
-    if (opts.progress) opts.progress(specs.size(), specs.size(), "");
+    if (opts.progress)
+        opts.progress(specs.size(), specs.size(), "");
     writer.commit();
     sum.n_tensors = specs.size();
     std::error_code ec;

@@ -18,12 +18,12 @@
 namespace mistral::convert {
 
 struct ConvertOptions {
-    std::filesystem::path input;             // HF folder, Mistral folder or .gguf file
+    std::filesystem::path input;  // HF folder, Mistral folder or .gguf file
     std::filesystem::path output;
-    std::optional<DType> type;               // --type; default: keep the source precision
-    std::optional<int64_t> sliding_window;   // --sliding-window
-    bool overwrite = false;                  // --force
-    std::function<void(const std::string&)> warn;                      // one line each, to stderr
+    std::optional<DType> type;                     // --type; default: keep the source precision
+    std::optional<int64_t> sliding_window;         // --sliding-window
+    bool overwrite = false;                        // --force
+    std::function<void(const std::string&)> warn;  // one line each, to stderr
     std::function<void(size_t done, size_t total, const std::string& name)> progress;
     const std::atomic<bool>* cancel = nullptr;  // set from a signal handler: abort cleanly
 };
@@ -39,7 +39,8 @@ struct ConvertSummary {
 // type, or q8_0 for dequantized K-quants when nothing was requested); a row length that is not a
 // multiple of 32 cannot be a block type and falls back to the nearest exact float type
 // (f16/bf16 source: itself; f32 source: f16). `why` receives a note when it falls back.
-DType choose_type(const SourceTensor& t, bool is_norm, std::optional<DType> requested, std::string* why);
+DType choose_type(const SourceTensor& t, bool is_norm, std::optional<DType> requested,
+                  std::string* why);
 
 // Converts `src` into opts.output (temp file + rename; nothing is left behind on failure).
 ConvertSummary write_model(TensorSource& src, const ConvertOptions& opts);
@@ -47,11 +48,11 @@ ConvertSummary write_model(TensorSource& src, const ConvertOptions& opts);
 ConvertSummary convert_model(const ConvertOptions& opts);
 
 struct RandomOptions {
-    std::string preset;                 // "mistral-7b", "tiny"
+    std::string preset;  // "mistral-7b", "tiny"
     DType type = DType::kF32;
     uint64_t seed = 1;
     std::filesystem::path output;
-    std::filesystem::path tokenizer;    // tokenizer.model (mistral-7b preset); empty: synthetic
+    std::filesystem::path tokenizer;  // tokenizer.model (mistral-7b preset); empty: synthetic
     bool overwrite = false;
     std::function<void(size_t done, size_t total, const std::string& name)> progress;
     const std::atomic<bool>* cancel = nullptr;

@@ -17,14 +17,14 @@
 namespace mistral::convert {
 
 struct SourceTensor {
-    std::string name;              // our name, e.g. "layers.0.attention.wq.weight"
-    DType type = DType::kF32;      // what read() returns (K-quants are dequantized: kF32)
-    std::vector<uint64_t> shape;   // [cols] or [rows, cols]
-    std::string note;              // e.g. "q6_K dequantized" (empty if none)
+    std::string name;             // our name, e.g. "layers.0.attention.wq.weight"
+    DType type = DType::kF32;     // what read() returns (K-quants are dequantized: kF32)
+    std::vector<uint64_t> shape;  // [cols] or [rows, cols]
+    std::string note;             // e.g. "q6_K dequantized" (empty if none)
 };
 
 struct SourceOptions {
-    std::optional<int64_t> sliding_window;        // --sliding-window
+    std::optional<int64_t> sliding_window;         // --sliding-window
     std::function<void(const std::string&)> warn;  // one-line warnings for stderr
 };
 
@@ -41,11 +41,14 @@ public:
 
 // Each throws mistral::Error naming the file and problem.
 std::unique_ptr<TensorSource> open_hf(const std::filesystem::path& dir, const SourceOptions& opts);
-std::unique_ptr<TensorSource> open_native(const std::filesystem::path& dir, const SourceOptions& opts);
-std::unique_ptr<TensorSource> open_gguf(const std::filesystem::path& file, const SourceOptions& opts);
+std::unique_ptr<TensorSource> open_native(const std::filesystem::path& dir,
+                                          const SourceOptions& opts);
+std::unique_ptr<TensorSource> open_gguf(const std::filesystem::path& file,
+                                        const SourceOptions& opts);
 // Detects the kind: a directory with config.json -> hf, with params.json -> native, a file
 // starting with "GGUF" -> gguf; otherwise Error(kBadMagic).
-std::unique_ptr<TensorSource> open_source(const std::filesystem::path& input, const SourceOptions& opts);
+std::unique_ptr<TensorSource> open_source(const std::filesystem::path& input,
+                                          const SourceOptions& opts);
 
 // Undoes Hugging Face's rotate-half permutation of q_proj/k_proj rows (n_heads heads of
 // head_dim = rows / n_heads rows): our row h*hd + 2i + j is HF row h*hd + j*hd/2 + i
