@@ -13,6 +13,13 @@
 namespace mistral {
 namespace {
 
+// g++ 12 has no _Float16 in C++ on AArch64; there __fp16 (ACLE) is the same IEEE binary16.
+#if defined(__aarch64__)
+using CompilerHalf = __fp16;
+#else
+using CompilerHalf = _Float16;
+#endif
+
 TEST(DType, KnownF16BitPatterns) {
     EXPECT_EQ(f32_to_f16(1.0f), 0x3c00);
     EXPECT_EQ(f32_to_f16(-2.0f), 0xc000);
@@ -31,7 +38,7 @@ TEST(DType, KnownF16BitPatterns) {
 TEST(DType, F16MatchesCompilerForAllHalfValuesAndRandomFloats) {
     // Every binary16 value decodes like the compiler's _Float16.
     for (uint32_t h = 0; h < 0x10000; ++h) {
-        const auto hv = std::bit_cast<_Float16>(static_cast<uint16_t>(h));
+        const auto hv = std::bit_cast<CompilerHalf>(static_cast<uint16_t>(h));
         const float want = static_cast<float>(hv);
         const float got = f16_to_f32(static_cast<uint16_t>(h));
         if (std::isnan(want)) {
@@ -45,7 +52,7 @@ TEST(DType, F16MatchesCompilerForAllHalfValuesAndRandomFloats) {
     for (int i = 0; i < 2000000; ++i) {
         const float f = std::bit_cast<float>(static_cast<uint32_t>(rng.next()));
         if (std::isnan(f)) continue;
-        const uint16_t want = std::bit_cast<uint16_t>(static_cast<_Float16>(f));
+        const uint16_t want = std::bit_cast<uint16_t>(static_cast<CompilerHalf>(f));
         ASSERT_EQ(f32_to_f16(f), want) << f;
     }
 }

@@ -1,0 +1,378 @@
+// The NEON kernel table (AArch64, where Advanced SIMD is baseline). Same contract as every table
+// (kernels.h); kernels_ref.cpp is the spec.
+//  - Float matmul: 4-wide FMA (vfmaq_f32), f16 converted in registers (vcvt_f32_f16), bf16 by
+//    a widening shift; for T > 1 each converted weight vector is reused for up to 4 tokens.
+//  - q8_0/q4_0: per block an exact int32 dot (sdot when the compiler targets +dotprod, else
+//    widening multiplies), then sum += (d_w * d_x) * float(isum) in block order: this is
+//    bit-identical to the reference.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include <arm_neon.h>
+#include <mistral/kernels.h>
+
+#include "kernels/isa.h"
+#include "kernels/simd_neon.h"
+
+namespace mistral {
+namespace {
+
+struct LoadF32 {
+    using E = float;
+    static float32x4_t load4(const E* p) { return load4_f32(p); }
+};
+struct LoadF16 {
+    using E = uint16_t;
+    static float32x4_t load4(const E* p) { return load4_f16(p); }
+};
+struct LoadBF16 {
+    using E = uint16_t;
+    static float32x4_t load4(const E* p) { return load4_bf16(p); }
+};
+
+constexpr size_t kTileTok = 4;
+
+// One weight row (n values) times TT tokens: y[t * ldy] = dot(w, x + t * n).
+template <class L, size_t TT>
+void row_tile_float(const typename L::E* w, const float* x, size_t n, float* y, size_t ldy) {
+    float32x4_t acc[TT];
+    for (size_t t = 0; t < TT; ++t)
+        acc[t] = vdupq_n_f32(0.0f);
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        const float32x4_t wv = L::load4(w + k);
+        for (size_t t = 0; t < TT; ++t)
+            acc[t] = vfmaq_f32(acc[t], wv, vld1q_f32(x + t * n + k));
+    }
+    if (k < n) {  // tail: zero-padded copies
+        typename L::E wb[4];
+        copy_partial4(w + k, n - k, wb);
+        const float32x4_t wv = L::load4(wb);
+        for (size_t t = 0; t < TT; ++t) {
+            float xb[4];
+            copy_partial4(x + t * n + k, n - k, xb);
+            acc[t] = vfmaq_f32(acc[t], wv, vld1q_f32(xb));
+        }
+    }
+    for (size_t t = 0; t < TT; ++t)
+        y[t * ldy] = vaddvq_f32(acc[t]);
+}
+
+template <class L>
+void matmul_float(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    using E = typename L::E;
+    for (size_t r = r0; r < r1; ++r) {
+        const E* wr = reinterpret_cast<const E*>(w.row(r));
+        size_t t = 0;
+        for (; t + kTileTok <= a.T; t += kTileTok) {
+            row_tile_float<L, kTileTok>(wr, a.x + t * a.n, a.n, y + t * w.rows + r, w.rows);
+        }
+        for (; t < a.T; ++t)
+            row_tile_float<L, 1>(wr, a.x + t * a.n, a.n, y + t * w.rows + r, w.rows);
+    }
+}
+
+// q4_0 block -> two 16-lane int8 halves in value order, values in [-8, 7].
+inline void unpack_q4(const BlockQ4_0& b, int8x16_t& lo, int8x16_t& hi) {
+    const uint8x16_t q = vld1q_u8(b.qs);
+    const int8x16_t eight = vdupq_n_s8(8);
+    lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f))), eight);
+    hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
+}
+
+template <typename Block>
+float dot_quant_row(const Block* w, const BlockQ8_0* x, size_t nb) {
+    float sum = 0.0f;
+    for (size_t b = 0; b < nb; ++b) {
+        int8x16_t w0, w1;
+        if constexpr (sizeof(Block) == sizeof(BlockQ4_0)) {
+            unpack_q4(w[b], w0, w1);
+        } else {
+            w0 = vld1q_s8(w[b].qs);
+            w1 = vld1q_s8(w[b].qs + 16);
+        }
+        const int32_t isum = block_dot_i8(w0, w1, vld1q_s8(x[b].qs), vld1q_s8(x[b].qs + 16));
+        const float scale = f16_to_f32(w[b].d) * f16_to_f32(x[b].d);
+        sum += scale * static_cast<float>(isum);
+    }
+    return sum;
+}
+
+template <typename Block>
+void matmul_quant(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    const size_t nb = a.n / kQBlock;
+    for (size_t r = r0; r < r1; ++r) {
+        const Block* wr = reinterpret_cast<const Block*>(w.row(r));
+        for (size_t t = 0; t < a.T; ++t)
+            y[t * w.rows + r] = dot_quant_row(wr, a.xq + t * nb, nb);
+    }
+}
+
+void matmul_neon(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) noexcept {
+    switch (w.type) {
+        case DType::kF32:
+            matmul_float<LoadF32>(w, a, y, r0, r1);
+            return;
+        case DType::kF16:
+            matmul_float<LoadF16>(w, a, y, r0, r1);
+            return;
+        case DType::kBF16:
+            matmul_float<LoadBF16>(w, a, y, r0, r1);
+            return;
+        case DType::kQ8_0:
+            matmul_quant<BlockQ8_0>(w, a, y, r0, r1);
+            return;
+        case DType::kQ4_0:
+            matmul_quant<BlockQ4_0>(w, a, y, r0, r1);
+            return;
+    }
+}
+
+// Bit-exact with quantize_row_q8_0: maxnm ignores NaN like std::max(amax, |x|); vrndnq is
+// round-half-even like nearbyint; the scale goes through the same f32_to_f16.
+void quantize_act_neon(const float* x, BlockQ8_0* xq, size_t n) noexcept {
+    for (size_t b = 0; b < n / kQBlock; ++b) {
+        const float* xb = x + b * kQBlock;
+        float32x4_t v[8];
+        float32x4_t amax = vdupq_n_f32(0.0f);
+        for (int i = 0; i < 8; ++i) {
+            v[i] = vld1q_f32(xb + 4 * i);
+            amax = vmaxnmq_f32(amax, vabsq_f32(v[i]));
+        }
+        const float d = vmaxnmvq_f32(amax) / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        xq[b].d = f32_to_f16(d);
+        for (int i = 0; i < 8; i += 2) {
+            int32x4_t q[2];
+            for (int j = 0; j < 2; ++j) {
+                float32x4_t r = vrndnq_f32(vmulq_n_f32(v[i + j], id));
+                r = vminq_f32(vmaxq_f32(r, vdupq_n_f32(-127.0f)), vdupq_n_f32(127.0f));
+                q[j] = vcvtq_s32_f32(r);
+            }
+            const int16x8_t q16 = vcombine_s16(vmovn_s32(q[0]), vmovn_s32(q[1]));
+            vst1_s8(xq[b].qs + 4 * i, vmovn_s16(q16));
+        }
+    }
+}
+
+void rmsnorm_neon(float* out, const float* x, const float* gain, size_t n, float eps) noexcept {
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float32x4_t v = vld1q_f32(x + i);
+        acc = vfmaq_f32(acc, v, v);
+    }
+    float ss = vaddvq_f32(acc);
+    for (; i < n; ++i)
+        ss += x[i] * x[i];
+    const float inv = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
+    i = 0;
+    for (; i + 4 <= n; i += 4) {
+        vst1q_f32(out + i, vmulq_f32(vmulq_n_f32(vld1q_f32(x + i), inv), vld1q_f32(gain + i)));
+    }
+    for (; i < n; ++i)
+        out[i] = (x[i] * inv) * gain[i];
+}
+
+void rope_neon(float* v, size_t n_heads, size_t head_dim, const float* cos_sin) noexcept {
+    for (size_t h = 0; h < n_heads; ++h) {
+        float* p = v + h * head_dim;
+        size_t i = 0;
+        for (; i + 8 <= head_dim; i += 8) {  // 4 pairs, de-interleaved by vld2q
+            const float32x4x2_t ab = vld2q_f32(p + i);
+            const float32x4x2_t cs = vld2q_f32(cos_sin + i);
+            float32x4x2_t o;
+            o.val[0] = vfmsq_f32(vmulq_f32(ab.val[0], cs.val[0]), ab.val[1], cs.val[1]);
+            o.val[1] = vfmaq_f32(vmulq_f32(ab.val[0], cs.val[1]), ab.val[1], cs.val[0]);
+            vst2q_f32(p + i, o);
+        }
+        for (; i + 2 <= head_dim; i += 2) {
+            const float c = cos_sin[i], s = cos_sin[i + 1];
+            const float a = p[i], b = p[i + 1];
+            p[i] = a * c - b * s;
+            p[i + 1] = a * s + b * c;
+        }
+    }
+}
+
+template <class L>
+float dot_kv_typed(const float* q, const typename L::E* k, size_t n) {
+    float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = vdupq_n_f32(0.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        acc0 = vfmaq_f32(acc0, vld1q_f32(q + i), L::load4(k + i));
+        acc1 = vfmaq_f32(acc1, vld1q_f32(q + i + 4), L::load4(k + i + 4));
+    }
+    for (; i + 4 <= n; i += 4)
+        acc0 = vfmaq_f32(acc0, vld1q_f32(q + i), L::load4(k + i));
+    if (i < n) {
+        float qb[4];
+        typename L::E kb[4];
+        copy_partial4(q + i, n - i, qb);
+        copy_partial4(k + i, n - i, kb);
+        acc1 = vfmaq_f32(acc1, vld1q_f32(qb), L::load4(kb));
+    }
+    return vaddvq_f32(vaddq_f32(acc0, acc1));
+}
+
+float dot_kv_neon(const float* q, const void* k, DType kv, size_t n) noexcept {
+    switch (kv) {
+        case DType::kF16:
+            return dot_kv_typed<LoadF16>(q, static_cast<const uint16_t*>(k), n);
+        case DType::kBF16:
+            return dot_kv_typed<LoadBF16>(q, static_cast<const uint16_t*>(k), n);
+        default:
+            return dot_kv_typed<LoadF32>(q, static_cast<const float*>(k), n);
+    }
+}
+
+template <class L>
+void axpy_kv_typed(float a, const typename L::E* v, float* out, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(out + i, vfmaq_n_f32(vld1q_f32(out + i), L::load4(v + i), a));
+    if (i < n) {
+        float ob[4];
+        typename L::E vb[4];
+        copy_partial4(out + i, n - i, ob);
+        copy_partial4(v + i, n - i, vb);
+        vst1q_f32(ob, vfmaq_n_f32(vld1q_f32(ob), L::load4(vb), a));
+        std::memcpy(out + i, ob, (n - i) * sizeof(float));
+    }
+}
+
+void axpy_kv_neon(float a, const void* v, DType kv, float* out, size_t n) noexcept {
+    switch (kv) {
+        case DType::kF16:
+            axpy_kv_typed<LoadF16>(a, static_cast<const uint16_t*>(v), out, n);
+            return;
+        case DType::kBF16:
+            axpy_kv_typed<LoadBF16>(a, static_cast<const uint16_t*>(v), out, n);
+            return;
+        default:
+            axpy_kv_typed<LoadF32>(a, static_cast<const float*>(v), out, n);
+            return;
+    }
+}
+
+void softmax_neon(float* x, size_t n) noexcept {
+    float max = x[0];
+    for (size_t i = 1; i < n; ++i)
+        max = x[i] > max ? x[i] : max;
+    const float32x4_t vm = vdupq_n_f32(max);
+    float32x4_t vsum = vdupq_n_f32(0.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float32x4_t e = exp4(vsubq_f32(vld1q_f32(x + i), vm));
+        vst1q_f32(x + i, e);
+        vsum = vaddq_f32(vsum, e);
+    }
+    float sum = vaddvq_f32(vsum);
+    for (; i < n; ++i) {
+        float buf[4] = {x[i] - max, 0.0f, 0.0f, 0.0f};
+        vst1q_f32(buf, exp4(vld1q_f32(buf)));
+        x[i] = buf[0];
+        sum += x[i];
+    }
+    const float inv = 1.0f / sum;
+    for (i = 0; i < n; ++i)
+        x[i] *= inv;
+}
+
+inline float32x4_t swiglu4(float32x4_t g, float32x4_t u) {
+    const float32x4_t e = exp4(vnegq_f32(g));
+    return vmulq_f32(vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), e)), u);
+}
+
+void swiglu_neon(float* gate, const float* up, size_t n) noexcept {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(gate + i, swiglu4(vld1q_f32(gate + i), vld1q_f32(up + i)));
+    if (i < n) {
+        float gb[4], ub[4];
+        copy_partial4(gate + i, n - i, gb);
+        copy_partial4(up + i, n - i, ub);
+        vst1q_f32(gb, swiglu4(vld1q_f32(gb), vld1q_f32(ub)));
+        std::memcpy(gate + i, gb, (n - i) * sizeof(float));
+    }
+}
+
+template <class L>
+void convert_row(const typename L::E* src, float* out, size_t n) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(out + i, L::load4(src + i));
+    for (; i < n; ++i) {
+        typename L::E b[4];
+        copy_partial4(src + i, 1, b);
+        out[i] = vgetq_lane_f32(L::load4(b), 0);
+    }
+}
+
+// 16 int8 values times d, in order (d * float(q), as the reference).
+inline void dequant16(int8x16_t q, float d, float* out) {
+    const int16x8_t lo = vmovl_s8(vget_low_s8(q)), hi = vmovl_high_s8(q);
+    vst1q_f32(out + 0, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo))), d));
+    vst1q_f32(out + 4, vmulq_n_f32(vcvtq_f32_s32(vmovl_high_s16(lo)), d));
+    vst1q_f32(out + 8, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi))), d));
+    vst1q_f32(out + 12, vmulq_n_f32(vcvtq_f32_s32(vmovl_high_s16(hi)), d));
+}
+
+void row_to_f32_neon(const TensorView& w, size_t row, float* out) noexcept {
+    const std::byte* src = w.row(row);
+    const size_t n = w.cols;
+    switch (w.type) {
+        case DType::kF32:
+            std::memcpy(out, src, n * sizeof(float));
+            return;
+        case DType::kF16:
+            convert_row<LoadF16>(reinterpret_cast<const uint16_t*>(src), out, n);
+            return;
+        case DType::kBF16:
+            convert_row<LoadBF16>(reinterpret_cast<const uint16_t*>(src), out, n);
+            return;
+        case DType::kQ8_0: {
+            const auto* b = reinterpret_cast<const BlockQ8_0*>(src);
+            for (size_t i = 0; i < n / kQBlock; ++i) {
+                const float d = f16_to_f32(b[i].d);
+                dequant16(vld1q_s8(b[i].qs), d, out + i * kQBlock);
+                dequant16(vld1q_s8(b[i].qs + 16), d, out + i * kQBlock + 16);
+            }
+            return;
+        }
+        case DType::kQ4_0: {
+            const auto* b = reinterpret_cast<const BlockQ4_0*>(src);
+            for (size_t i = 0; i < n / kQBlock; ++i) {
+                int8x16_t lo, hi;
+                unpack_q4(b[i], lo, hi);
+                const float d = f16_to_f32(b[i].d);
+                dequant16(lo, d, out + i * kQBlock);
+                dequant16(hi, d, out + i * kQBlock + 16);
+            }
+            return;
+        }
+    }
+}
+
+constexpr KernelTable kNeon = {
+        .name = "neon",
+        .matmul = matmul_neon,
+        .quantize_act = quantize_act_neon,
+        .rmsnorm = rmsnorm_neon,
+        .rope = rope_neon,
+        .dot_kv = dot_kv_neon,
+        .axpy_kv = axpy_kv_neon,
+        .softmax = softmax_neon,
+        .swiglu = swiglu_neon,
+        .row_to_f32 = row_to_f32_neon,
+};
+
+}  // namespace
+
+const KernelTable& neon_kernels() noexcept {
+    return kNeon;
+}
+
+}  // namespace mistral
