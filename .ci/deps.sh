@@ -2,7 +2,7 @@
 # Installs the build dependencies with apt-get when they are missing (Debian 12).
 set -euo pipefail
 pkgs=(cmake g++ make libgtest-dev)
-[ "${1:-}" = "--ci" ] && pkgs+=(clang-format)
+[ "${1:-}" = "--ci" ] && pkgs+=(clang-format g++-aarch64-linux-gnu qemu-user)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

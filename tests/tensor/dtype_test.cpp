@@ -1,11 +1,10 @@
 // Scalar f16/bf16 conversions against the compiler's own _Float16 arithmetic (an independent
 // implementation) and known bit patterns; q8_0/q4_0 round-trip error bounds.
-#include <gtest/gtest.h>
-
 #include <bit>
 #include <cmath>
 #include <limits>
 
+#include <gtest/gtest.h>
 #include <mistral/dtype.h>
 
 #include "test_util.h"
@@ -24,10 +23,10 @@ TEST(DType, KnownF16BitPatterns) {
     EXPECT_EQ(f32_to_f16(1.0f), 0x3c00);
     EXPECT_EQ(f32_to_f16(-2.0f), 0xc000);
     EXPECT_EQ(f32_to_f16(65504.0f), 0x7bff);
-    EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);                // rounds up to Inf
-    EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);   // smallest subnormal
-    EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)), 0x0000);   // tie to even -> 0
-    EXPECT_EQ(f32_to_f16(std::ldexp(3.0f, -25)), 0x0002);   // 1.5 ulp -> 2 (even)
+    EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);               // rounds up to Inf
+    EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
+    EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)), 0x0000);  // tie to even -> 0
+    EXPECT_EQ(f32_to_f16(std::ldexp(3.0f, -25)), 0x0002);  // 1.5 ulp -> 2 (even)
     EXPECT_EQ(f32_to_f16(-0.0f), 0x8000);
     EXPECT_EQ(f32_to_f16(std::numeric_limits<float>::infinity()), 0x7c00);
     EXPECT_TRUE(std::isnan(f16_to_f32(f32_to_f16(std::numeric_limits<float>::quiet_NaN()))));
@@ -51,7 +50,8 @@ TEST(DType, F16MatchesCompilerForAllHalfValuesAndRandomFloats) {
     test::Rng rng(5);
     for (int i = 0; i < 2000000; ++i) {
         const float f = std::bit_cast<float>(static_cast<uint32_t>(rng.next()));
-        if (std::isnan(f)) continue;
+        if (std::isnan(f))
+            continue;
         const uint16_t want = std::bit_cast<uint16_t>(static_cast<CompilerHalf>(f));
         ASSERT_EQ(f32_to_f16(f), want) << f;
     }
@@ -89,16 +89,19 @@ TEST(Quant, Q8_0RoundTripBound) {
         dequantize_row_q8_0(q.data(), y.data(), n);
         for (size_t b = 0; b < n / 32; ++b) {
             float amax = 0.0f;
-            for (size_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b * 32 + i]));
+            for (size_t i = 0; i < 32; ++i)
+                amax = std::max(amax, std::fabs(x[b * 32 + i]));
             const float bound = amax / 127.0f * 0.5f + amax * 1.0e-3f;
-            for (size_t i = 0; i < 32; ++i) ASSERT_LE(std::fabs(x[b * 32 + i] - y[b * 32 + i]), bound);
+            for (size_t i = 0; i < 32; ++i)
+                ASSERT_LE(std::fabs(x[b * 32 + i] - y[b * 32 + i]), bound);
         }
     }
     std::vector<float> zeros(32, 0.0f), out(32, 1.0f);
     BlockQ8_0 zb;
     quantize_row_q8_0(zeros.data(), &zb, 32);
     dequantize_row_q8_0(&zb, out.data(), 32);
-    for (float v : out) EXPECT_EQ(v, 0.0f);
+    for (float v : out)
+        EXPECT_EQ(v, 0.0f);
 }
 
 TEST(Quant, Q4_0RoundTripBound) {
@@ -111,21 +114,26 @@ TEST(Quant, Q4_0RoundTripBound) {
         dequantize_row_q4_0(q.data(), y.data(), n);
         for (size_t b = 0; b < n / 32; ++b) {
             float amax = 0.0f;
-            for (size_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b * 32 + i]));
-            // step = amax / 8; the far side (+amax when the extreme is negative) may clip by one step.
+            for (size_t i = 0; i < 32; ++i)
+                amax = std::max(amax, std::fabs(x[b * 32 + i]));
+            // step = amax / 8; the far side (+amax when the extreme is negative) may clip by one
+            // step.
             const float bound = amax / 8.0f + amax * 2.0e-3f;
-            for (size_t i = 0; i < 32; ++i) ASSERT_LE(std::fabs(x[b * 32 + i] - y[b * 32 + i]), bound);
+            for (size_t i = 0; i < 32; ++i)
+                ASSERT_LE(std::fabs(x[b * 32 + i] - y[b * 32 + i]), bound);
         }
     }
     // Values exactly on the grid survive exactly: d = -1 -> v = (q - 8) * -1.
     std::vector<float> grid(32);
-    for (size_t i = 0; i < 32; ++i) grid[i] = static_cast<float>(8 - static_cast<int>(i % 16));
+    for (size_t i = 0; i < 32; ++i)
+        grid[i] = static_cast<float>(8 - static_cast<int>(i % 16));
     grid[0] = 8.0f;  // extreme +8 -> d = -1
     BlockQ4_0 b;
     std::vector<float> y(32);
     quantize_row_q4_0(grid.data(), &b, 32);
     dequantize_row_q4_0(&b, y.data(), 32);
-    for (size_t i = 0; i < 32; ++i) EXPECT_EQ(y[i], grid[i]) << i;
+    for (size_t i = 0; i < 32; ++i)
+        EXPECT_EQ(y[i], grid[i]) << i;
 }
 
 }  // namespace
