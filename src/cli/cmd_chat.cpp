@@ -99,11 +99,12 @@ public:
         const auto turn =
                 encode_user_turn(*lm_.tokenizer, user, first_user ? std::string_view(system_) : "");
         ids.insert(ids.end(), turn.begin(), turn.end());
-        const int64_t cached = session_.pos();
         if (!session_.rolling() &&
-            session_.pos() + static_cast<int64_t>(ids.size()) + 16 > session_.capacity()) {
+            session_.pos() + static_cast<int64_t>(ids.size()) + reply_room() >
+                    session_.capacity()) {
             ids = drop_oldest_turns(user);
         }
+        const int64_t cached = session_.pos();
         sigint_flag().store(false);
         const GenerateResult r = generate(session_, sampler_, lm_.tokenizer.get(), ids, go_,
                                           [&](TokenId, std::string_view text) {
@@ -158,6 +159,13 @@ private:
         }
     }
 
+    // Positions kept free for a reply when a full-attention context is filling up: the reply
+    // limit (-n) when set, else 256, and never more than half the context.
+    int64_t reply_room() const {
+        const int64_t want = go_.max_tokens > 0 ? go_.max_tokens : 256;
+        return std::min(want, session_.capacity() / 2);
+    }
+
     // Full-attention models: re-encode the conversation without its oldest turns until the new
     // turn fits with room to answer; the session restarts from scratch.
     std::vector<TokenId> drop_oldest_turns(const std::string& user) {
@@ -172,8 +180,7 @@ private:
             all.push_back({"user", user});
             ids = encode_chat(*lm_.tokenizer, all);
             const int64_t room = session_.capacity() - static_cast<int64_t>(ids.size());
-            if (room >= std::min<int64_t>(256, session_.capacity() / 4) ||
-                dropped >= messages_.size())
+            if (room >= reply_room() || dropped >= messages_.size())
                 break;
             dropped += 2;
         }

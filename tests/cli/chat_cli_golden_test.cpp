@@ -66,5 +66,41 @@ TEST(CompleteCliGolden, DefaultModelReproducesReferenceGreedyText) {
     EXPECT_EQ(n, 4u);
 }
 
+TEST(ChatCliGolden, FullAttentionChatDropsOldestTurnsWhenTheContextFills) {
+    // kjv-tiny converted with --sliding-window 0 is a full-attention model: a 96-position
+    // context fills after two turns, and the oldest turns are dropped with a notice.
+    test::TempDir dir;
+    const std::string model = (dir / "full.mst").string();
+    const auto conv =
+            test::run(test::shell_quote(test::bin_path("mistral-convert").string()) + " " +
+                      test::shell_quote(test::fixture_path("kjv-tiny/hf").string()) +
+                      " --sliding-window 0 -q -o " + test::shell_quote(model));
+    ASSERT_EQ(conv.exit_code, 0) << conv.err;
+    const std::string turns =
+            "Who made the earth and the heaven and all that is in them?\n"
+            "And what did the LORD say unto Moses in the land of Egypt?\n"
+            "And who was the king of Israel?\nTell me more\n";
+    const auto r = test::run(test::shell_quote(test::bin_path("mistral").string()) + " chat -m " +
+                                     test::shell_quote(model) + " -c 96 -n 20 --temp 0",
+                             turns);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("context full: dropped the oldest"), std::string::npos) << r.err;
+    // Four replies, separated by blank lines.
+    size_t replies = 1;
+    for (size_t at = r.out.find("\n\n"); at != std::string::npos; at = r.out.find("\n\n", at + 2))
+        ++replies;
+    EXPECT_EQ(replies, 4u) << r.out;
+    // The same model with a sliding window never needs to drop anything.
+    const auto swa =
+            test::run(test::shell_quote(test::bin_path("mistral").string()) + " chat -m " +
+                              test::shell_quote((std::filesystem::path(MISTRAL_SOURCE_DIR) /
+                                                 "models/kjv-tiny.mst")
+                                                        .string()) +
+                              " -n 20 --temp 0",
+                      turns);
+    EXPECT_EQ(swa.exit_code, 0) << swa.err;
+    EXPECT_EQ(swa.err.find("dropped"), std::string::npos) << swa.err;
+}
+
 }  // namespace
 }  // namespace mistral
