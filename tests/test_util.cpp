@@ -127,6 +127,33 @@ void expect_all_close(std::span<const float> got, std::span<const float> want, f
                        << rtol << ")" << first.str();
 }
 
+Errc error_of(const std::function<void()>& f, std::string* message) {
+    try {
+        f();
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+        if (message != nullptr)
+            *message = e.what();
+        return e.code();
+    }
+    ADD_FAILURE() << "no mistral::Error thrown";
+    return Errc::kIo;
+}
+
+void write_file(const std::filesystem::path& p, const std::vector<std::byte>& bytes) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    if (!out)
+        throw std::runtime_error("cannot write " + p.string());
+}
+
+void copy_fixture(const std::string& rel, const TempDir& dir) {
+    for (const auto& e : std::filesystem::directory_iterator(fixture_path(rel))) {
+        write_file(dir.path() / e.path().filename(), read_bytes(e.path()));
+    }
+}
+
 std::vector<float> Rng::normals(size_t n, float scale) {
     std::vector<float> v(n);
     for (auto& x : v)

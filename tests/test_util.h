@@ -3,12 +3,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <span>
 #include <string>
 #include <vector>
 
 #include <mistral/config.h>
+#include <mistral/error.h>
 #include <mistral/model_writer.h>
 
 namespace mistral::test {
@@ -49,6 +51,14 @@ std::string shell_quote(const std::string& s);
 // first 5 mismatches (llm.c style).
 void expect_all_close(std::span<const float> got, std::span<const float> want, float atol,
                       float rtol, const std::string& what = "");
+
+// Runs f and returns the code of the mistral::Error it throws (and its one-line message in
+// *message); fails the test if it throws nothing or a message with a newline.
+Errc error_of(const std::function<void()>& f, std::string* message = nullptr);
+// Writes bytes to a file (truncating).
+void write_file(const std::filesystem::path& p, const std::vector<std::byte>& bytes);
+// A writable copy of every file of fixture folder `rel` into `dir`.
+void copy_fixture(const std::string& rel, const TempDir& dir);
 
 // Deterministic RNG for tests.
 class Rng {

@@ -14,19 +14,9 @@
 namespace mistral::convert {
 namespace {
 
-using test::GgufBuilder;
+using test::error_of;
 
-template <typename F>
-Errc error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
-        return e.code();
-    }
-    ADD_FAILURE() << "no mistral::Error thrown";
-    return Errc::kIo;
-}
+using test::GgufBuilder;
 
 // A valid file: every scalar type, a string, arrays (numeric, string, nested), and two tensors.
 std::vector<std::byte> valid_file() {

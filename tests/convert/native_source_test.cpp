@@ -20,33 +20,14 @@ namespace mistral::convert {
 namespace {
 
 namespace fs = std::filesystem;
+using test::copy_fixture;
+using test::error_of;
+using test::write_file;
 using namespace std::string_literals;
 
-void write_file(const fs::path& p, const std::vector<std::byte>& b) {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
 void write_text(const fs::path& p, const std::string& s) {
     std::ofstream out(p, std::ios::binary | std::ios::trunc);
     out << s;
-}
-
-void copy_fixture(const std::string& rel, const test::TempDir& dir) {
-    for (const auto& e : fs::directory_iterator(test::fixture_path(rel))) {
-        write_file(dir.path() / e.path().filename(), test::read_bytes(e.path()));
-    }
-}
-
-Errc error_of(const std::function<void()>& f, std::string* msg = nullptr) {
-    try {
-        f();
-    } catch (const Error& e) {
-        if (msg != nullptr)
-            *msg = e.what();
-        return e.code();
-    }
-    ADD_FAILURE() << "no error";
-    return Errc::kIo;
 }
 
 bool contains(const std::string& s, const std::string& part) {

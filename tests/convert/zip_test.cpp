@@ -14,6 +14,8 @@
 namespace mistral::convert {
 namespace {
 
+using test::error_of;
+
 struct In {
     std::string name;
     std::string data;
@@ -125,16 +127,6 @@ std::vector<std::byte> make_zip(const std::vector<In>& entries, bool zip64_end) 
 
 std::string as_string(std::span<const std::byte> s) {
     return {reinterpret_cast<const char*>(s.data()), s.size()};
-}
-
-Errc error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    ADD_FAILURE() << "no error";
-    return Errc::kIo;
 }
 
 TEST(Zip, ReadsStoredEntries) {

@@ -14,23 +14,12 @@
 namespace mistral {
 namespace {
 
+using test::error_of;
+
 using test::make_model_image;
 using test::tiny_config;
 
 // Runs f and returns the Errc it threw; fails if it did not throw mistral::Error.
-template <typename F>
-Errc error_of(F&& f, std::string* message = nullptr) {
-    try {
-        f();
-    } catch (const Error& e) {
-        if (message)
-            *message = e.what();
-        return e.code();
-    }
-    ADD_FAILURE() << "no mistral::Error thrown";
-    return Errc::kIo;
-}
-
 // Offset of the directory entry fields that follow the tensor name `name` in the image.
 size_t after_name(const std::vector<std::byte>& img, const std::string& name) {
     // Entry: u16 length, name bytes, u32 type, u32 ndim, u64 shape[ndim], u64 offset, u64 size.

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include <mistral/utf8.h>
+
 namespace mistral::test::json {
 
 struct Value {
@@ -185,23 +187,6 @@ private:
         }
         return v;
     }
-    static void put_utf8(std::string& out, char32_t cp) {
-        if (cp < 0x80) {
-            out += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-            out += static_cast<char>(0xC0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (cp >> 18));
-            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        }
-    }
     std::string string_body() {
         expect('"');
         std::string out;
@@ -255,7 +240,7 @@ private:
                     } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
                         fail("lone low surrogate");
                     }
-                    put_utf8(out, cp);
+                    utf8_append(out, cp);
                     break;
                 }
                 default:
