@@ -9,9 +9,11 @@
 //  - matmul on f32/f16/bf16 weights: every output is dot(float(w row), x) accumulated in float.
 //    Any summation order is allowed: |got - ref| <= 1e-6 + 1e-5 * sum_i |w_i * x_i|.
 //  - matmul on q8_0/q4_0 weights consumes the activations quantized to q8_0 (ActBatch::xq, made
-//    by quantize_act). Per 32-block the products are summed EXACTLY in int32, then
-//    y += (f16(w.d) * f16(x.d)) * float(isum), the scale product rounded to float first. Only the
-//    order of the per-block float additions may differ: same bound as above.
+//    by quantize_act). The reference sums each 32-block's int8 products exactly in int32, then
+//    y += (f16(w.d) * f16(x.d)) * float(isum), the scale product rounded to float first. An ISA
+//    table may instead split a block's integer sum into exact int32 partial sums and add each,
+//    times the same rounded scale product, in float (one FMA per 8 lanes, no horizontal sum per
+//    block), in any order: same bound as above, with w_i, x_i the dequantized values.
 //  - quantize_act is bit-exact with quantize_row_q8_0 (dtype.h).
 //  - rmsnorm, softmax, swiglu: relative error <= 1e-5 per element (exp/rsqrt approximations ok).
 //  - row_to_f32: bit-exact. rope: |got - ref| <= 1e-6 * (|a| + |b|) per rotated pair (FMA ok).

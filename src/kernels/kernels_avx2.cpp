@@ -4,16 +4,20 @@
 //
 // matmul layout: y[t * rows + r] = dot(W row r, x row t).
 //  - T == 1 (decode, memory-bound): 4 weight rows at a time share each activation load; every
-//    weight byte is streamed exactly once, front to back.
+//    weight byte is streamed exactly once, front to back, with a software prefetch one row group
+//    ahead for the quantized types (their rows are too short for the hardware prefetcher).
 //  - T > 1 (prefill, compute-bound): register tiles of kTileRows rows x kTileTok tokens, inside
 //    cache blocks (tokens x columns x rows) so each weight vector loaded is reused kTileTok times
 //    and the activations of a tile stay in L1.
-//  - q8_0/q4_0: per 32-block the int8 products are summed exactly in int32 (maddubs/madd, then a
-//    horizontal tree over 8 blocks at once, reduce8_epi32), then y += (d_w * d_x) * float(isum)
-//    with the scale product rounded first, exactly as the reference does per block.
+//  - q8_0/q4_0 prefill: per 32-block the int8 products are summed exactly in int32 (maddubs/madd,
+//    then a horizontal tree over 8 blocks at once, reduce8_epi32), then y += (d_w * d_x) *
+//    float(isum) with the scale product rounded first, exactly as the reference does per block.
+//  - q8_0/q4_0 decode: the 8 exact int32 lanes of a block go to float and are scaled with one FMA
+//    each (kernels.h allows it): no horizontal sum per block, no scale gathers.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include <immintrin.h>
 #include <mistral/kernels.h>
@@ -109,15 +113,92 @@ struct LoadQ4 {
     static __m256i load(const Block& b) { return load_q4(b); }
 };
 
-// The 8 (or m < 8, zero-padded) activation blocks of one token starting at block c.
-MISTRAL_AVX2_INLINE void load_act_blocks(const BlockQ8_0* xb, size_t m, __m256i (&xv)[8],
-                                         __m256& xs) {
-    for (size_t i = 0; i < 8; ++i)
-        xv[i] = i < m ? load_q8(xb[i]) : _mm256_setzero_si256();
-    xs = load_scales(reinterpret_cast<const std::byte*>(xb), sizeof(BlockQ8_0), m);
+// ---- decode (T = 1) on pairs of blocks ---------------------------------------------------------
+//
+// One ymm holds two blocks, i in the low 128-bit lane and i+1 in the high one: the first 16
+// values of both in `lo`, the last 16 in `hi`. After the integer products, lanes 0-3 hold exact
+// int32 partial sums of block i and lanes 4-7 of block i+1, so one int->float conversion and one
+// FMA with [s_i x4, s_i+1 x4] (s = f16(d_w) * f16(d_x), rounded to float as in the reference)
+// serve two blocks, and the scale pair is built from two scalar loads and one byte shuffle.
+
+inline __m256i two_halves(const void* a, const void* b) {
+    return _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a))),
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(b)), 1);
 }
 
-// Decode: R rows x 1 token over all blocks, every weight block loaded once.
+// [f16 a x4, f16 b x4] as 8 floats.
+inline __m256 scale_pair(uint16_t a, uint16_t b) {
+    const uint32_t both = static_cast<uint32_t>(a) | (static_cast<uint32_t>(b) << 16);
+    const __m128i h =
+            _mm_shuffle_epi8(_mm_cvtsi32_si128(static_cast<int>(both)),
+                             _mm_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3));
+    return _mm256_cvtph_ps(h);
+}
+
+// Activation blocks i, i+1 rearranged as above, with their scale pair; shared by all rows.
+struct ActPair {
+    __m256i lo, hi;
+    __m256 d;
+    __m256i x8;  // q4_0 only: 8 * (sum of x) per lane group, see DecodeQ4
+};
+
+inline ActPair act_pair(const BlockQ8_0* x) {
+    const __m256i a = load_q8(x[0]), b = load_q8(x[1]);
+    ActPair r;
+    r.lo = _mm256_permute2x128_si256(a, b, 0x20);
+    r.hi = _mm256_permute2x128_si256(a, b, 0x31);
+    r.d = scale_pair(x[0].d, x[1].d);
+    r.x8 = _mm256_setzero_si256();
+    return r;
+}
+
+// Single-block tail of an odd block count: 8 lanes of block i only.
+inline ActPair act_single(const BlockQ8_0& x) {
+    ActPair r;
+    r.lo = load_q8(x);
+    r.hi = _mm256_setzero_si256();
+    r.d = _mm256_set1_ps(_cvtsh_ss(x.d));
+    r.x8 = _mm256_setzero_si256();
+    return r;
+}
+
+struct DecodeQ8 {
+    using Block = BlockQ8_0;
+    static void prepare(ActPair&) {}
+    static __m256i pair(const Block* w, const ActPair& a) {
+        const __m256i lo = two_halves(w[0].qs, w[1].qs);
+        const __m256i hi = two_halves(w[0].qs + 16, w[1].qs + 16);
+        return _mm256_add_epi32(dot32_i8(lo, a.lo), dot32_i8(hi, a.hi));
+    }
+    static __m256i single(const Block& w, const ActPair& a) { return dot32_i8(load_q8(w), a.lo); }
+};
+
+// q4_0: the nibbles u = w + 8 are in [0, 15], unsigned, so maddubs(u, x) needs no sign fix-ups
+// (and two of its int16 results add without overflow: 4 * 15 * 127 < 32767); the -8 is applied
+// as -8 * sum(x), computed once per activation pair.
+struct DecodeQ4 {
+    using Block = BlockQ4_0;
+    static void prepare(ActPair& a) {
+        const __m256i e = _mm256_set1_epi8(8);
+        const __m256i s16 =
+                _mm256_add_epi16(_mm256_maddubs_epi16(e, a.lo), _mm256_maddubs_epi16(e, a.hi));
+        a.x8 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+    }
+    static __m256i pair(const Block* w, const ActPair& a) {
+        const __m256i q = two_halves(w[0].qs, w[1].qs);
+        const __m256i m = _mm256_set1_epi8(0x0f);
+        const __m256i lo = _mm256_and_si256(q, m);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m);
+        const __m256i s16 =
+                _mm256_add_epi16(_mm256_maddubs_epi16(lo, a.lo), _mm256_maddubs_epi16(hi, a.hi));
+        return _mm256_sub_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)), a.x8);
+    }
+    static __m256i single(const Block& w, const ActPair& a) { return dot32_i8(load_q4(w), a.lo); }
+};
+
+// Decode: R rows x 1 token, two blocks per step, every weight block loaded once, front to back.
+// Few live registers (R accumulators and one activation pair), so nothing spills.
 template <class Q, int R>
 void rows_quant_t1(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, size_t nb,
                    float* y) {
@@ -128,29 +209,37 @@ void rows_quant_t1(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, s
     __m256 acc[R];
     for (int r = 0; r < R; ++r)
         acc[r] = _mm256_setzero_ps();
-    // One chunk of m <= 8 blocks; called with a literal 8 for every full chunk so m folds away.
-    auto chunk = [&](size_t c, size_t m) __attribute__((always_inline)) {
-        __m256i xv[8];
-        __m256 xs;
-        load_act_blocks(xq + c, m, xv, xs);
+    size_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        ActPair x = act_pair(xq + i);
+        Q::prepare(x);
         for (int r = 0; r < R; ++r) {
-            __m256i p[8];
-            for (size_t i = 0; i < 8; ++i) {
-                p[i] = i < m ? dot32_i8(Q::load(wr[r][c + i]), xv[i]) : _mm256_setzero_si256();
-            }
-            const __m256 isum = _mm256_cvtepi32_ps(reduce8_epi32(p));  // exact: |isum| < 2^24
-            const __m256 ws =
-                    load_scales(reinterpret_cast<const std::byte*>(wr[r] + c), sizeof(Block), m);
-            acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(_mm256_mul_ps(ws, xs), isum));
+            // Rows are only a few KB: too short for the hardware prefetcher to ramp up on each
+            // one, so fetch the same spot of the next row group ahead (a hint: never faults).
+            _mm_prefetch(reinterpret_cast<const char*>(wr[r] + i) + R * row_bytes, _MM_HINT_T0);
+            const __m256 p = _mm256_cvtepi32_ps(Q::pair(wr[r] + i, x));  // exact: |lane| < 2^24
+            const __m256 s = _mm256_mul_ps(scale_pair(wr[r][i].d, wr[r][i + 1].d), x.d);
+            acc[r] = _mm256_fmadd_ps(p, s, acc[r]);
         }
-    };
-    size_t c = 0;
-    for (; c + 8 <= nb; c += 8)
-        chunk(c, 8);
-    if (c < nb)
-        chunk(c, nb - c);
+    }
+    if (i < nb) {
+        const ActPair x = act_single(xq[i]);
+        for (int r = 0; r < R; ++r) {
+            const __m256 p = _mm256_cvtepi32_ps(Q::single(wr[r][i], x));
+            const __m256 s = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wr[r][i].d)), x.d);
+            acc[r] = _mm256_fmadd_ps(p, s, acc[r]);
+        }
+    }
     for (int r = 0; r < R; ++r)
         y[r] = hsum(acc[r]);
+}
+
+// The 8 (or m < 8, zero-padded) activation blocks of one token starting at block c.
+MISTRAL_AVX2_INLINE void load_act_blocks(const BlockQ8_0* xb, size_t m, __m256i (&xv)[8],
+                                         __m256& xs) {
+    for (size_t i = 0; i < 8; ++i)
+        xv[i] = i < m ? load_q8(xb[i]) : _mm256_setzero_si256();
+    xs = load_scales(reinterpret_cast<const std::byte*>(xb), sizeof(BlockQ8_0), m);
 }
 
 // Prefill register tile: R rows x TT tokens over blocks [b0, b1). The weight blocks of a chunk
@@ -309,11 +398,12 @@ template <class Q>
 void matmul_quant(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     const size_t nb = a.n / kQBlock;
     if (a.T == 1) {
+        using D = std::conditional_t<std::is_same_v<Q, LoadQ4>, DecodeQ4, DecodeQ8>;
         size_t r = r0;
         for (; r + 4 <= r1; r += 4)
-            rows_quant_t1<Q, 4>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
+            rows_quant_t1<D, 4>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
         for (; r < r1; ++r)
-            rows_quant_t1<Q, 1>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
+            rows_quant_t1<D, 1>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
         return;
     }
     matmul_blocked<QuantKern<Q>>(w, a.xq, nb, nb, kBlockColsQ, a.T, y, r0, r1);

@@ -183,8 +183,16 @@ TEST(Forward, EveryKernelTableAgreesWithTheReferenceTable) {
             const std::vector<double> want_d(want.begin(), want.end());
             // An f16 cache rounds keys/values to 11 bits: a 1e-7 difference in a key can flip a
             // rounding and shows as up to ~1e-4 in the logits, so its tolerance is looser.
-            const double tol = kv == DType::kF32 ? 2e-5 : 5e-4;
-            const double chunk_tol = kv == DType::kF32 ? 2e-6 : 5e-4;
+            double tol = kv == DType::kF32 ? 2e-5 : 5e-4;
+            double chunk_tol = kv == DType::kF32 ? 2e-6 : 5e-4;
+            // With q8_0/q4_0 weights every layer re-quantizes its input to 8 bits: a last-bit
+            // difference in a matmul (allowed by kernels.h, and the decode and prefill kernels
+            // round differently) can move one activation across a rounding boundary, one 8-bit
+            // step of a block (~1/254 of its largest value), seen as up to ~1e-2 in the logits.
+            // The per-kernel bound is checked tightly in kernels_test; here, only that nothing
+            // larger (a wrong block, row or position) goes wrong.
+            if (is_quantized(type))
+                tol = chunk_tol = 2e-2;
             for (const KernelTable* table : available_kernels()) {
                 Session s(*model, *table, o);
                 const auto whole = run_chunked(s, ids, 19);
