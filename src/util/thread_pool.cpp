@@ -1,5 +1,14 @@
-// Simple correct ThreadPool: persistent workers woken per parallel_for by a generation counter;
-// the caller runs chunk 0 itself and waits for a countdown of the others (the barrier).
+// ThreadPool: persistent workers started per parallel_for by a generation counter; the caller
+// runs chunk 0 itself, then waits for a countdown of the others (the barrier).
+//
+// Spin, then sleep. Decoding a token issues a few hundred parallel_fors with only microseconds
+// of serial work between them, while waking a thread blocked in the kernel (futex) costs tens
+// of microseconds on a virtual machine. So workers first poll the generation counter for a short
+// while (kSpinRounds, with a pause instruction between polls, well under a millisecond), and only
+// then block on the condition variable; the caller polls the countdown, yielding once it has
+// waited long (an oversubscribed machine may have descheduled a worker). The caller takes the
+// mutex to notify only when some worker is asleep, so a busy decode loop makes no system call.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -12,17 +21,31 @@
 
 namespace mistral {
 
+namespace {
+
+constexpr int kSpinRounds = 1 << 14;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield" ::: "memory");
+#endif
+}
+
+}  // namespace
+
 struct ThreadPool::Impl {
     size_t n_threads = 1;
     std::vector<std::thread> workers;
     std::mutex mu;
-    std::condition_variable work_cv;  // workers wait for a new generation (or stop)
-    std::condition_variable done_cv;  // the caller waits for pending == 0
+    std::condition_variable work_cv;  // sleeping workers wait for a new generation (or stop)
     const std::function<void(size_t, size_t, size_t)>* fn = nullptr;
-    size_t n = 0;  // items of the current job
-    uint64_t generation = 0;
-    size_t pending = 0;  // worker chunks not yet finished
-    bool stop = false;
+    size_t n = 0;                         // items of the current job
+    std::atomic<uint64_t> generation{0};  // bumped (after fn and n are set) to start a job
+    std::atomic<size_t> pending{0};       // worker chunks of the current job not yet finished
+    std::atomic<size_t> sleepers{0};      // workers blocked (or about to block) on work_cv
+    std::atomic<bool> stop{false};
 
     // Chunk `i` of [0, n) split into n_threads nearly equal contiguous ranges.
     void range(size_t i, size_t* begin, size_t* end) const {
@@ -30,23 +53,37 @@ struct ThreadPool::Impl {
         *end = n * (i + 1) / n_threads;
     }
 
+    // Returns once generation != seen, or stop is set.
+    void wait_for_work(uint64_t seen) {
+        for (int i = 0; i < kSpinRounds; ++i) {
+            if (generation.load(std::memory_order_acquire) != seen ||
+                stop.load(std::memory_order_acquire))
+                return;
+            cpu_relax();
+        }
+        std::unique_lock<std::mutex> lock(mu);
+        sleepers.fetch_add(1, std::memory_order_seq_cst);
+        // The predicate is re-checked under the mutex after `sleepers` is raised: a job started
+        // before that is seen here; one started after it finds sleepers > 0 and notifies.
+        work_cv.wait(lock, [&] {
+            return generation.load(std::memory_order_seq_cst) != seen ||
+                   stop.load(std::memory_order_seq_cst);
+        });
+        sleepers.fetch_sub(1, std::memory_order_relaxed);
+    }
+
     void worker_loop(size_t index) {
         uint64_t seen = 0;
         for (;;) {
-            std::unique_lock<std::mutex> lock(mu);
-            work_cv.wait(lock, [&] { return stop || generation != seen; });
-            if (stop)
+            wait_for_work(seen);
+            if (stop.load(std::memory_order_acquire))
                 return;
-            seen = generation;
+            seen = generation.load(std::memory_order_acquire);
             size_t b = 0, e = 0;
             range(index, &b, &e);
-            const auto* f = fn;
-            lock.unlock();
             if (b < e)
-                (*f)(b, e, index);
-            lock.lock();
-            if (--pending == 0)
-                done_cv.notify_one();
+                (*fn)(b, e, index);
+            pending.fetch_sub(1, std::memory_order_acq_rel);
         }
     }
 };
@@ -61,7 +98,7 @@ ThreadPool::ThreadPool(size_t n_threads) : impl_(std::make_unique<Impl>()) {
 ThreadPool::~ThreadPool() {
     {
         std::lock_guard<std::mutex> lock(impl_->mu);
-        impl_->stop = true;
+        impl_->stop.store(true, std::memory_order_seq_cst);
     }
     impl_->work_cv.notify_all();
     for (auto& t : impl_->workers)
@@ -80,22 +117,25 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t,
         fn(0, n, 0);
         return;
     }
-    {
+    MISTRAL_CHECK(p.pending.load(std::memory_order_acquire) == 0, "parallel_for is not reentrant");
+    p.fn = &fn;
+    p.n = n;
+    p.pending.store(p.n_threads - 1, std::memory_order_relaxed);
+    p.generation.fetch_add(1, std::memory_order_seq_cst);  // publishes fn, n and pending
+    if (p.sleepers.load(std::memory_order_seq_cst) > 0) {
         std::lock_guard<std::mutex> lock(p.mu);
-        MISTRAL_CHECK(p.pending == 0, "parallel_for is not reentrant");
-        p.fn = &fn;
-        p.n = n;
-        p.pending = p.n_threads - 1;
-        ++p.generation;
+        p.work_cv.notify_all();
     }
-    p.work_cv.notify_all();
     size_t b = 0, e = 0;
     p.range(0, &b, &e);
     if (b < e)
         fn(b, e, 0);
-    std::unique_lock<std::mutex> lock(p.mu);
-    p.done_cv.wait(lock, [&] { return p.pending == 0; });
-    p.fn = nullptr;
+    for (int i = 0; p.pending.load(std::memory_order_acquire) != 0; ++i) {
+        if (i < kSpinRounds)
+            cpu_relax();
+        else
+            std::this_thread::yield();
+    }
 }
 
 }  // namespace mistral
