@@ -9,11 +9,10 @@
 //  - T > 1 (prefill, compute-bound): register tiles of kTileRows rows x kTileTok tokens, inside
 //    cache blocks (tokens x columns x rows) so each weight vector loaded is reused kTileTok times
 //    and the activations of a tile stay in L1.
-//  - q8_0/q4_0 prefill: per 32-block the int8 products are summed exactly in int32 (maddubs/madd,
-//    then a horizontal tree over 8 blocks at once, reduce8_epi32), then y += (d_w * d_x) *
-//    float(isum) with the scale product rounded first, exactly as the reference does per block.
-//  - q8_0/q4_0 decode: the 8 exact int32 lanes of a block go to float and are scaled with one FMA
-//    each (kernels.h allows it): no horizontal sum per block, no scale gathers.
+//  - q8_0/q4_0 (both paths): two 32-blocks per ymm (block i in the low 128-bit lane, i+1 in the
+//    high one); the int8 products give exact int32 partial sums per lane, converted to float and
+//    scaled with one FMA by the block's scale product (d_w * d_x rounded to float, as in the
+//    reference): kernels.h allows this instead of an exact int32 total per block.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -103,15 +102,6 @@ void tile_float(const std::byte* w0, size_t row_bytes, const float* x, size_t ld
 }
 
 // ---- quantized-weight matmul (q8_0 / q4_0 weights x q8_0 activations) -------------------------
-
-struct LoadQ8 {
-    using Block = BlockQ8_0;
-    static __m256i load(const Block& b) { return load_q8(b); }
-};
-struct LoadQ4 {
-    using Block = BlockQ4_0;
-    static __m256i load(const Block& b) { return load_q4(b); }
-};
 
 // ---- decode (T = 1) on pairs of blocks ---------------------------------------------------------
 //
@@ -234,19 +224,66 @@ void rows_quant_t1(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, s
         y[r] = hsum(acc[r]);
 }
 
-// The 8 (or m < 8, zero-padded) activation blocks of one token starting at block c.
-MISTRAL_AVX2_INLINE void load_act_blocks(const BlockQ8_0* xb, size_t m, __m256i (&xv)[8],
-                                         __m256& xs) {
-    for (size_t i = 0; i < 8; ++i)
-        xv[i] = i < m ? load_q8(xb[i]) : _mm256_setzero_si256();
-    xs = load_scales(reinterpret_cast<const std::byte*>(xb), sizeof(BlockQ8_0), m);
-}
+// ---- prefill (T > 1) on pairs of blocks ----------------------------------------------------
+//
+// The same pair layout and per-lane FMA as decode, in register tiles of R rows x TT tokens: each
+// weight pair is unpacked once per tile and reused for TT tokens, the activations of a cache block
+// of tokens x columns are rearranged once per call into ActPairs (on the stack) and read as memory
+// operands. Per block, row and token: 2 maddubs, madd, one add, and half a cvt/mul/FMA, where the
+// exact per-block int32 tree (tile_quant) costs about twice as many instructions.
 
-// Prefill register tile: R rows x TT tokens over blocks [b0, b1). The weight blocks of a chunk
-// of 8 are unpacked once (and |w| computed once) and reused for all TT tokens.
+struct PrefillQ4 {
+    using Block = BlockQ4_0;
+    struct W {
+        __m256i lo, hi;
+    };
+    static W pair(const Block* w) {
+        const __m256i q = two_halves(w[0].qs, w[1].qs);
+        const __m256i m = _mm256_set1_epi8(0x0f);
+        return {_mm256_and_si256(q, m), _mm256_and_si256(_mm256_srli_epi16(q, 4), m)};
+    }
+    static W single(const Block& w) {  // all 32 unsigned nibbles in value order, in lo
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs));
+        const __m256i both = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
+        return {_mm256_and_si256(both, _mm256_set1_epi8(0x0f)), _mm256_setzero_si256()};
+    }
+    static __m256i dot(const W& w, const ActPair& x) {
+        const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(w.lo, x.lo),
+                                             _mm256_maddubs_epi16(w.hi, x.hi));
+        return _mm256_sub_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)), x.x8);
+    }
+};
+
+struct PrefillQ8 {
+    using Block = BlockQ8_0;
+    struct W {
+        __m256i lo, hi, alo, ahi;  // values and their absolute values (as u8)
+    };
+    static W pair(const Block* w) {
+        const __m256i lo = two_halves(w[0].qs, w[1].qs);
+        const __m256i hi = two_halves(w[0].qs + 16, w[1].qs + 16);
+        return {lo, hi, _mm256_sign_epi8(lo, lo), _mm256_sign_epi8(hi, hi)};
+    }
+    static W single(const Block& w) {
+        const __m256i lo = load_q8(w);
+        return {lo, _mm256_setzero_si256(), _mm256_sign_epi8(lo, lo), _mm256_setzero_si256()};
+    }
+    static __m256i dot(const W& w, const ActPair& x) {
+        // two int16 halves could overflow when added (2 * 32512), so each is widened first
+        const __m256i one = _mm256_set1_epi16(1);
+        const __m256i a =
+                _mm256_madd_epi16(_mm256_maddubs_epi16(w.alo, _mm256_sign_epi8(x.lo, w.lo)), one);
+        const __m256i b =
+                _mm256_madd_epi16(_mm256_maddubs_epi16(w.ahi, _mm256_sign_epi8(x.hi, w.hi)), one);
+        return _mm256_add_epi32(a, b);
+    }
+};
+
+// Tile over blocks [c0, c1) of R rows; xp: the ActPairs of token t at xp + t * ldp (pair 0 =
+// blocks c0, c0+1; a last odd block is a single).
 template <class Q, int R, int TT>
-void tile_quant(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, size_t ldxb, size_t b0,
-                size_t b1, float* y, size_t ldy, bool accumulate) {
+void tile_quant_pairs(const std::byte* w0, size_t row_bytes, const ActPair* xp, size_t ldp,
+                      size_t c0, size_t c1, float* y, size_t ldy, bool accumulate) {
     using Block = typename Q::Block;
     const Block* wr[R];
     for (int r = 0; r < R; ++r)
@@ -256,39 +293,40 @@ void tile_quant(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, size
         for (int t = 0; t < TT; ++t)
             acc[r][t] = _mm256_setzero_ps();
     }
-    auto chunk = [&](size_t c, size_t m) __attribute__((always_inline)) {  // as in rows_quant_t1
-        __m256i wv[R][8], aw[R][8];
-        __m256 ws[R];
-        for (int r = 0; r < R; ++r) {
-            for (size_t i = 0; i < 8; ++i) {
-                wv[r][i] = i < m ? Q::load(wr[r][c + i]) : _mm256_setzero_si256();
-                aw[r][i] = _mm256_sign_epi8(wv[r][i], wv[r][i]);
-            }
-            ws[r] = load_scales(reinterpret_cast<const std::byte*>(wr[r] + c), sizeof(Block), m);
-        }
+    auto step = [&](size_t p, const typename Q::W(&wp)[R], const __m256(&sw)[R])
+            __attribute__((always_inline)) {
         for (int t = 0; t < TT; ++t) {
-            __m256i xv[8];
-            __m256 xs;
-            load_act_blocks(xq + t * ldxb + c, m, xv, xs);
+            const ActPair& x = xp[t * ldp + p];
             for (int r = 0; r < R; ++r) {
-                __m256i p[8];
-                for (size_t i = 0; i < 8; ++i)
-                    p[i] = dot32_i8_abs(aw[r][i], wv[r][i], xv[i]);
-                const __m256 isum = _mm256_cvtepi32_ps(reduce8_epi32(p));
-                acc[r][t] = _mm256_add_ps(acc[r][t], _mm256_mul_ps(_mm256_mul_ps(ws[r], xs), isum));
+                const __m256 v = _mm256_cvtepi32_ps(Q::dot(wp[r], x));
+                acc[r][t] = _mm256_fmadd_ps(v, _mm256_mul_ps(sw[r], x.d), acc[r][t]);
             }
         }
     };
-    size_t c = b0;
-    for (; c + 8 <= b1; c += 8)
-        chunk(c, 8);
-    if (c < b1)
-        chunk(c, b1 - c);
+    size_t c = c0, p = 0;
+    for (; c + 2 <= c1; c += 2, ++p) {
+        typename Q::W wp[R];
+        __m256 sw[R];
+        for (int r = 0; r < R; ++r) {
+            wp[r] = Q::pair(wr[r] + c);
+            sw[r] = scale_pair(wr[r][c].d, wr[r][c + 1].d);
+        }
+        step(p, wp, sw);
+    }
+    if (c < c1) {
+        typename Q::W wp[R];
+        __m256 sw[R];
+        for (int r = 0; r < R; ++r) {
+            wp[r] = Q::single(wr[r][c]);
+            sw[r] = _mm256_set1_ps(_cvtsh_ss(wr[r][c].d));
+        }
+        step(p, wp, sw);
+    }
     for (int t = 0; t < TT; ++t) {
         for (int r = 0; r < R; ++r) {
-            const float s = hsum(acc[r][t]);
+            const float v = hsum(acc[r][t]);
             float& out = y[t * ldy + r];
-            out = accumulate ? out + s : s;
+            out = accumulate ? out + v : v;
         }
     }
 }
@@ -300,7 +338,6 @@ constexpr int kTileTok = 4;          // ... x tokens: 12 accumulators + 3 weight
 constexpr size_t kBlockTok = 64;     // tokens per cache block (their activation slice stays in L2)
 constexpr size_t kBlockRows = 48;    // weight rows per cache block (their slice stays in L2)
 constexpr size_t kBlockColsF = 512;  // columns per cache block, float weights
-constexpr size_t kBlockColsQ = 32;   // 32-blocks per cache block (1024 columns), quantized weights
 
 // One tile of runtime size rr x tt (<= kTileRows x kTileTok) of a float or quantized kernel.
 // Kern::tile<R, TT>(args...) is the register tile.
@@ -345,15 +382,6 @@ struct FloatKern {
         tile_float<L, R, TT>(w0, rb, x, ldx, k0, k1, y, ldy, acc);
     }
 };
-template <class Q>
-struct QuantKern {
-    template <int R, int TT>
-    static void tile(const std::byte* w0, size_t rb, const BlockQ8_0* xq, size_t ldxb, size_t b0,
-                     size_t b1, float* y, size_t ldy, bool acc) {
-        tile_quant<Q, R, TT>(w0, rb, xq, ldxb, b0, b1, y, ldy, acc);
-    }
-};
-
 // Walks token blocks x column blocks x row blocks x token tiles x row tiles. `X` is the
 // activation base (floats or q8 blocks), `ldx` its per-token stride in the same unit as the
 // column range [0, ncols) (values for floats, 32-blocks for quantized).
@@ -395,10 +423,68 @@ void matmul_float(const TensorView& w, const ActBatch& a, float* y, size_t r0, s
 }
 
 template <class Q>
+struct PairKern {
+    template <int R, int TT>
+    static void tile(const std::byte* w0, size_t rb, const ActPair* xp, size_t ldp, size_t c0,
+                     size_t c1, float* y, size_t ldy, bool acc) {
+        tile_quant_pairs<Q, R, TT>(w0, rb, xp, ldp, c0, c1, y, ldy, acc);
+    }
+};
+
+constexpr size_t kPairTok = 32;   // tokens of one prepared activation region ...
+constexpr size_t kPairCols = 32;  // ... x 32-blocks (16 pairs): 64 KiB of ActPairs on the stack
+constexpr size_t kPairRows = 48;  // weight rows per cache block
+
+// Prefill on pairs: token blocks x column blocks (activations rearranged once per region) x row
+// blocks x token tiles x row tiles.
+template <class Q>
+void matmul_quant_pairs(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    constexpr bool kQ4 = std::is_same_v<Q, PrefillQ4>;
+    const size_t nb = a.n / kQBlock, ldy = w.rows;
+    constexpr size_t kLdp = kPairCols / 2;
+    ActPair xp[kPairTok * kLdp];
+    for (size_t t0 = 0; t0 < a.T; t0 += kPairTok) {
+        const size_t t1 = min_size(a.T, t0 + kPairTok);
+        for (size_t c0 = 0; c0 < nb; c0 += kPairCols) {
+            const size_t c1 = min_size(nb, c0 + kPairCols);
+            for (size_t t = t0; t < t1; ++t) {
+                const BlockQ8_0* xb = a.xq + t * nb;
+                size_t c = c0, p = 0;
+                for (; c + 2 <= c1; c += 2, ++p) {
+                    ActPair x = act_pair(xb + c);
+                    if constexpr (kQ4)
+                        DecodeQ4::prepare(x);
+                    xp[(t - t0) * kLdp + p] = x;
+                }
+                if (c < c1) {
+                    ActPair x = act_single(xb[c]);
+                    if constexpr (kQ4)
+                        DecodeQ4::prepare(x);
+                    xp[(t - t0) * kLdp + p] = x;
+                }
+            }
+            const bool accumulate = c0 > 0;
+            for (size_t rb = r0; rb < r1; rb += kPairRows) {
+                const size_t rb1 = min_size(r1, rb + kPairRows);
+                for (size_t t = t0; t < t1; t += kTileTok) {
+                    const int tt = static_cast<int>(min_size(kTileTok, t1 - t));
+                    for (size_t r = rb; r < rb1; r += kTileRows) {
+                        const int rr = static_cast<int>(min_size(kTileRows, rb1 - r));
+                        tile_dyn<PairKern<Q>>(rr, tt, row_ptr(w, r), w.row_bytes,
+                                              xp + (t - t0) * kLdp, kLdp, c0, c1, y + t * ldy + r,
+                                              ldy, accumulate);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// D: the decode policy, P: the prefill policy of one weight type.
+template <class D, class P>
 void matmul_quant(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
-    const size_t nb = a.n / kQBlock;
     if (a.T == 1) {
-        using D = std::conditional_t<std::is_same_v<Q, LoadQ4>, DecodeQ4, DecodeQ8>;
+        const size_t nb = a.n / kQBlock;
         size_t r = r0;
         for (; r + 4 <= r1; r += 4)
             rows_quant_t1<D, 4>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
@@ -406,7 +492,7 @@ void matmul_quant(const TensorView& w, const ActBatch& a, float* y, size_t r0, s
             rows_quant_t1<D, 1>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
         return;
     }
-    matmul_blocked<QuantKern<Q>>(w, a.xq, nb, nb, kBlockColsQ, a.T, y, r0, r1);
+    matmul_quant_pairs<P>(w, a, y, r0, r1);
 }
 
 void matmul_avx2(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) noexcept {
@@ -421,10 +507,10 @@ void matmul_avx2(const TensorView& w, const ActBatch& a, float* y, size_t r0, si
             matmul_float<LoadBF16>(w, a, y, r0, r1);
             return;
         case DType::kQ8_0:
-            matmul_quant<LoadQ8>(w, a, y, r0, r1);
+            matmul_quant<DecodeQ8, PrefillQ8>(w, a, y, r0, r1);
             return;
         case DType::kQ4_0:
-            matmul_quant<LoadQ4>(w, a, y, r0, r1);
+            matmul_quant<DecodeQ4, PrefillQ4>(w, a, y, r0, r1);
             return;
     }
 }

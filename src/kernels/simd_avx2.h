@@ -30,22 +30,6 @@ inline float hmax(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// Given p[k] = 8 int32 partial sums of block k (k < 8), returns [sum(p[0]), ..., sum(p[7])]:
-// the exact int32 total of each block, one per lane.
-inline __m256i reduce8_epi32(const __m256i p[8]) {
-    // hadd works inside 128-bit lanes: after two levels, lane L of ab holds the low-half sums
-    // of blocks 0..3 and lane H their high-half sums.
-    const __m256i a = _mm256_hadd_epi32(p[0], p[1]);
-    const __m256i b = _mm256_hadd_epi32(p[2], p[3]);
-    const __m256i c = _mm256_hadd_epi32(p[4], p[5]);
-    const __m256i d = _mm256_hadd_epi32(p[6], p[7]);
-    const __m256i ab = _mm256_hadd_epi32(a, b);
-    const __m256i cd = _mm256_hadd_epi32(c, d);
-    const __m256i lo = _mm256_permute2x128_si256(ab, cd, 0x20);  // low halves, blocks 0..7
-    const __m256i hi = _mm256_permute2x128_si256(ab, cd, 0x31);  // high halves, blocks 0..7
-    return _mm256_add_epi32(lo, hi);
-}
-
 // ---- element loads (8 values -> 8 floats) ----------------------------------------------------
 
 inline __m256 load8_f32(const float* p) {
@@ -80,12 +64,6 @@ inline __m256i dot32_i8(__m256i w, __m256i x) {
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
-// Same with |w| already computed (prefill path reuses it across tokens).
-inline __m256i dot32_i8_abs(__m256i aw, __m256i w, __m256i x) {
-    const __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w));
-    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-}
-
 inline __m256i load_q8(const BlockQ8_0& b) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
 }
@@ -97,22 +75,6 @@ inline __m256i load_q4(const BlockQ4_0& b) {
     const __m256i both = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
     const __m256i nib = _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
     return _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
-}
-
-// Forced inlining for the small helpers called with a constant block count (8) in hot loops, so
-// the count folds away (no branches, no variable-length copies).
-#define MISTRAL_AVX2_INLINE inline __attribute__((always_inline))
-
-// 8 f16 scales (a block's first field) at a byte stride, as floats; lanes >= m are 0.
-MISTRAL_AVX2_INLINE __m256 load_scales(const std::byte* first, size_t stride, size_t m) {
-    uint16_t d[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (size_t i = 0; i < m; ++i)
-        std::memcpy(&d[i], first + i * stride, sizeof(uint16_t));
-    const __m128i h = _mm_setr_epi16(static_cast<short>(d[0]), static_cast<short>(d[1]),
-                                     static_cast<short>(d[2]), static_cast<short>(d[3]),
-                                     static_cast<short>(d[4]), static_cast<short>(d[5]),
-                                     static_cast<short>(d[6]), static_cast<short>(d[7]));
-    return _mm256_cvtph_ps(h);
 }
 
 // ---- exp ---------------------------------------------------------------------------------------
