@@ -64,6 +64,13 @@ public:
     std::span<const float> decode(TokenId id);
 
     int64_t pos() const { return pos_; }
+    // Benchmarks only: continues as if n tokens had been processed from position 0, with seeded
+    // random keys and values in the cache slots they would occupy (the last capacity() of them),
+    // without running the model. Attending to them costs what attending to real ones costs, so
+    // `mistral bench --depth D --depth-fill random` times generation at depth D without the
+    // prefill of D tokens. Throws Error(kContextOverflow) if a non-rolling cache holds fewer
+    // than n positions.
+    void fill_cache_randomly(int64_t n, uint64_t seed);
     void reset() { pos_ = 0; }
     // Positions the cache holds; true if it rolls (sliding window, capacity >= window).
     int64_t capacity() const;

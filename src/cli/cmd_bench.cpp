@@ -29,6 +29,9 @@ const std::vector<OptSpec> kBenchOpts = {
         {"--repetitions,-r", "N", "repetitions (default 3)"},
         {"--threads,-t", "N", "threads (default: physical cores)"},
         {"--depth,-d", "D", "context depth before tg starts (default 0)"},
+        {"--depth-fill", "HOW",
+         "prefill (default: run D random tokens through the model) or random (seeded random "
+         "keys/values in the cache, no compute: same tg cost, no prefill time)"},
         {"--kv-type", "T", "KV cache type: f32 (default) or f16"},
         {"--attention", "MODE", "swa (default: the model's window) or full (ignore the window)"},
         {"--json", "", "print a JSON array like llama-bench -o json"},
@@ -129,6 +132,9 @@ int cmd_bench(std::span<const std::string> argv) {
     const int64_t n_gen = args.get_int("--n-gen", 128, 0, int64_t{1} << 20);
     const int64_t reps = args.get_int("--repetitions", 3, 1, 1000);
     const int64_t depth = args.get_int("--depth", 0, 0, int64_t{1} << 24);
+    const std::string depth_fill = args.get_or("--depth-fill", "prefill");
+    if (depth_fill != "prefill" && depth_fill != "random")
+        throw UsageError("--depth-fill: 'prefill' or 'random'");
     const std::string attention = args.get_or("--attention", "swa");
     if (attention != "swa" && attention != "full")
         throw UsageError("--attention: 'swa' or 'full'");
@@ -186,7 +192,9 @@ int cmd_bench(std::span<const std::string> argv) {
         const auto gen_ids = random_ids(n_gen);
         for (int64_t i = -1; i < reps; ++i) {  // i = -1: warm-up
             session.reset();
-            if (depth > 0)
+            if (depth > 0 && depth_fill == "random")
+                session.fill_cache_randomly(depth, 1234);
+            else if (depth > 0)
                 session.prefill(ctx_ids, chunk);
             const int64_t n = i < 0 ? std::min<int64_t>(n_gen, 4) : n_gen;
             const auto t0 = std::chrono::steady_clock::now();

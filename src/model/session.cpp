@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include <mistral/error.h>
 #include <mistral/session.h>
@@ -127,6 +128,36 @@ std::span<const float> Session::prefill(std::span<const TokenId> ids, int64_t ch
         last = forward(ids.subspan(b, std::min(step, ids.size() - b)), pos_, false);
     }
     return last;
+}
+
+void Session::fill_cache_randomly(int64_t n, uint64_t seed) {
+    if (n < 0)
+        throw Error(Errc::kInvalidArgument, "fill_cache_randomly: negative count");
+    if (!rolling() && n > capacity()) {
+        throw Error(Errc::kContextOverflow, "context full: " + std::to_string(n) +
+                                                    " positions needed, the cache holds " +
+                                                    std::to_string(capacity()));
+    }
+    KvCache& cache = state_->cache;
+    const size_t kv_dim = cache.kv_dim();
+    std::vector<float> k(kv_dim), v(kv_dim);
+    uint64_t x = seed | 1;
+    auto next = [&x] {  // xorshift64*, values in [-1, 1)
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        return static_cast<float>((x * 0x2545F4914F6CDD1Dull) >> 40) * 0x1.0p-23f - 1.0f;
+    };
+    for (size_t l = 0; l < cache.n_layers(); ++l) {
+        for (int64_t p = std::max<int64_t>(0, n - capacity()); p < n; ++p) {
+            for (size_t i = 0; i < kv_dim; ++i) {
+                k[i] = next();
+                v[i] = next();
+            }
+            cache.store(l, p, k.data(), v.data());
+        }
+    }
+    pos_ = n;
 }
 
 std::span<const float> Session::decode(TokenId id) {

@@ -53,6 +53,28 @@ TEST(Session, FullAttentionOverflowIsAClearErrorBeforeCompute) {
     EXPECT_EQ(s.prefill(ids).size(), 96u);
 }
 
+// The benchmark's fast depth: the position moves, generation continues, a rolling cache takes
+// any depth in constant memory, a non-rolling one refuses what it cannot hold.
+TEST(Session, FillCacheRandomlyMovesThePosition) {
+    const auto swa = random_model(tiny_config(4, 2, 16, 8), DType::kF32, 1);
+    Session s(*swa, reference_kernels());
+    const size_t bytes = s.kv_bytes();
+    s.fill_cache_randomly(1000, 7);
+    EXPECT_EQ(s.pos(), 1000);
+    EXPECT_EQ(s.decode(5).size(), 96u);
+    EXPECT_EQ(s.pos(), 1001);
+    EXPECT_EQ(s.kv_bytes(), bytes);
+    const auto full = random_model(tiny_config(4, 2, 16, 0), DType::kF32, 1);
+    SessionOptions o;
+    o.ctx = 6;
+    Session f(*full, reference_kernels(), o);
+    EXPECT_EQ(code_of([&] { f.fill_cache_randomly(7, 1); }), Errc::kContextOverflow);
+    EXPECT_EQ(code_of([&] { f.fill_cache_randomly(-1, 1); }), Errc::kInvalidArgument);
+    f.fill_cache_randomly(5, 1);
+    f.decode(3);
+    EXPECT_EQ(code_of([&] { f.decode(4); }), Errc::kContextOverflow);
+}
+
 TEST(Session, RejectsBadInput) {
     const auto m = random_model(tiny_config(4, 2, 16, 4), DType::kF32, 1);
     Session s(*m, reference_kernels());
