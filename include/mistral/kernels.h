@@ -17,7 +17,8 @@
 //  - quantize_act is bit-exact with quantize_row_q8_0 (dtype.h).
 //  - rmsnorm, softmax, swiglu: relative error <= 1e-5 per element (exp/rsqrt approximations ok).
 //  - row_to_f32: bit-exact. rope: |got - ref| <= 1e-6 * (|a| + |b|) per rotated pair (FMA ok).
-//  - dot_kv, axpy_kv: same bound as the float matmul.
+//  - dot_kv, axpy_kv, dot_kv_rows, axpy_kv_rows: same bound as the float matmul (the sum of
+//    |products| of each output element; axpy_kv_rows may fuse each multiply-add).
 #pragma once
 
 #include <cstddef>
@@ -63,6 +64,19 @@ struct KernelTable {
 
     // out[n] += a * v[n], v one cached row of type kv (f32, f16 or bf16).
     void (*axpy_kv)(float a, const void* v, DType kv, float* out, size_t n) noexcept;
+
+    // Attention over n cached rows of one KV head, for the `group` query heads that share it
+    // (grouped-query attention: each row is read once for the whole group). Row j < n starts at
+    // rows + j * stride bytes and holds head_dim values of type kv (f32, f16 or bf16).
+    // Scores: s[h * ld + j] = dot_kv(q + h * head_dim, row j) * scale, for h < group.
+    void (*dot_kv_rows)(const float* q, size_t group, size_t head_dim, const std::byte* rows,
+                        size_t stride, DType kv, size_t n, float scale, float* s,
+                        size_t ld) noexcept;
+    // Values: out[h * head_dim + i] += p[h * ld + j] * row_j[i] for j = 0, 1, ..., n - 1 in
+    // that order (so splitting the rows into consecutive runs gives the same result), h < group.
+    void (*axpy_kv_rows)(const float* p, size_t ld, size_t group, size_t head_dim,
+                         const std::byte* rows, size_t stride, DType kv, size_t n,
+                         float* out) noexcept;
 
     // In place: x[i] = exp(x[i] - max) / sum_j exp(x[j] - max). n >= 1.
     void (*softmax)(float* x, size_t n) noexcept;

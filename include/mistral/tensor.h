@@ -29,7 +29,9 @@ struct TensorView {
 // "[4096, 14336]" style shape string.
 std::string shape_string(const TensorView& t);
 
-// An owning, 64-byte aligned, zero-initialised byte buffer. Move-only.
+// An owning, 64-byte aligned, zero-initialised byte buffer. Move-only. Large buffers (the KV
+// cache, the scratch of a 7B model) come from anonymous mmap: the kernel hands out zero pages on
+// first touch, so a buffer costs no time (and no resident memory) until it is used.
 class Buffer {
 public:
     Buffer() = default;
@@ -48,6 +50,9 @@ public:
 
 private:
     struct Free {
+        Free() noexcept : mapped(0) {}
+        explicit Free(size_t bytes) noexcept : mapped(bytes) {}
+        size_t mapped;  // bytes mapped with mmap, or 0 for the heap
         void operator()(std::byte* p) const noexcept;
     };
     std::unique_ptr<std::byte, Free> ptr_;

@@ -22,6 +22,7 @@
 #include <mistral/kernels.h>
 
 #include "kernels/isa.h"
+#include "kernels/kv_rows_generic.h"
 #include "kernels/simd_avx2.h"
 
 namespace mistral {
@@ -669,6 +670,201 @@ void axpy_kv_avx2(float a, const void* v, DType kv, float* out, size_t n) noexce
     }
 }
 
+// ---- attention over rows of one KV head (grouped-query) ----------------------------------------
+//
+// Scores: up to 4 query heads x 2 rows per step (8 independent FMA chains), each row loaded
+// once per step for all of them, the 4 query heads read from L1. Values: the head_dim columns in
+// slices of 16 (two vectors), each slice accumulated in registers for up to 4 heads over all n
+// rows (rows ascending, one FMA per row and element) and stored once: the rows are re-read per
+// slice, from cache, instead of reloading and storing `out` for every row.
+
+// Cached rows are head_dim values inside rows of the whole kv_dim (a 4 KiB stride for f32 and
+// Mistral's 8 x 128): the hardware prefetcher sees short runs with jumps, so the rows needed a
+// little later are requested explicitly, whole.
+inline void prefetch_row(const std::byte* row, size_t bytes) {
+    for (size_t b = 0; b < bytes; b += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(row + b), _MM_HINT_T0);
+}
+
+constexpr size_t kKvAhead = 8;      // scores: rows prefetched this far ahead
+constexpr size_t kKvRowBlock = 32;  // values: rows per block, re-read per slice from L1
+
+template <class L, int G>
+void dot_rows_g(const float* q, size_t hd, const std::byte* rows, size_t stride, size_t n,
+                float scale, float* s, size_t ld) {
+    using E = typename L::E;
+    size_t j = 0;
+    for (; j + 2 <= n; j += 2) {
+        if (j + kKvAhead + 1 < n) {
+            prefetch_row(rows + (j + kKvAhead) * stride, hd * sizeof(E));
+            prefetch_row(rows + (j + kKvAhead + 1) * stride, hd * sizeof(E));
+        }
+        const E* k0 = reinterpret_cast<const E*>(rows + j * stride);
+        const E* k1 = reinterpret_cast<const E*>(rows + (j + 1) * stride);
+        __m256 a0[G], a1[G];
+        for (int g = 0; g < G; ++g) {
+            a0[g] = _mm256_setzero_ps();
+            a1[g] = _mm256_setzero_ps();
+        }
+        for (size_t d = 0; d < hd; d += 8) {
+            const __m256 x0 = L::load8(k0 + d), x1 = L::load8(k1 + d);
+            for (int g = 0; g < G; ++g) {
+                const __m256 qv = _mm256_loadu_ps(q + g * hd + d);
+                a0[g] = _mm256_fmadd_ps(qv, x0, a0[g]);
+                a1[g] = _mm256_fmadd_ps(qv, x1, a1[g]);
+            }
+        }
+        for (int g = 0; g < G; ++g) {
+            s[g * ld + j] = hsum(a0[g]) * scale;
+            s[g * ld + j + 1] = hsum(a1[g]) * scale;
+        }
+    }
+    if (j < n) {
+        const E* k0 = reinterpret_cast<const E*>(rows + j * stride);
+        __m256 a0[G];
+        for (int g = 0; g < G; ++g)
+            a0[g] = _mm256_setzero_ps();
+        for (size_t d = 0; d < hd; d += 8) {
+            const __m256 x0 = L::load8(k0 + d);
+            for (int g = 0; g < G; ++g)
+                a0[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * hd + d), x0, a0[g]);
+        }
+        for (int g = 0; g < G; ++g)
+            s[g * ld + j] = hsum(a0[g]) * scale;
+    }
+}
+
+template <class L, int G>
+void axpy_rows_g(const float* p, size_t ld, size_t hd, const std::byte* rows, size_t stride,
+                 size_t n, float* out) {
+    using E = typename L::E;
+    // Rows in blocks of kKvRowBlock (16 KiB of f32 at head_dim 128, in L1 after the first
+    // slice reads them whole); per block, the slices of 16 columns in registers.
+    for (size_t j0 = 0; j0 < n; j0 += kKvRowBlock) {
+        const size_t j1 = min_size(n, j0 + kKvRowBlock);
+        for (size_t j = j0; j < j1; ++j)
+            prefetch_row(rows + j * stride, hd * sizeof(E));
+        size_t d = 0;
+        for (; d + 16 <= hd; d += 16) {
+            __m256 a[G][2];
+            for (int g = 0; g < G; ++g) {
+                a[g][0] = _mm256_loadu_ps(out + g * hd + d);
+                a[g][1] = _mm256_loadu_ps(out + g * hd + d + 8);
+            }
+            for (size_t j = j0; j < j1; ++j) {
+                const E* v = reinterpret_cast<const E*>(rows + j * stride) + d;
+                const __m256 v0 = L::load8(v), v1 = L::load8(v + 8);
+                for (int g = 0; g < G; ++g) {
+                    const __m256 pb = _mm256_broadcast_ss(p + g * ld + j);
+                    a[g][0] = _mm256_fmadd_ps(pb, v0, a[g][0]);
+                    a[g][1] = _mm256_fmadd_ps(pb, v1, a[g][1]);
+                }
+            }
+            for (int g = 0; g < G; ++g) {
+                _mm256_storeu_ps(out + g * hd + d, a[g][0]);
+                _mm256_storeu_ps(out + g * hd + d + 8, a[g][1]);
+            }
+        }
+        if (d < hd) {  // hd % 16 == 8
+            __m256 a[G];
+            for (int g = 0; g < G; ++g)
+                a[g] = _mm256_loadu_ps(out + g * hd + d);
+            for (size_t j = j0; j < j1; ++j) {
+                const __m256 v0 = L::load8(reinterpret_cast<const E*>(rows + j * stride) + d);
+                for (int g = 0; g < G; ++g)
+                    a[g] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + g * ld + j), v0, a[g]);
+            }
+            for (int g = 0; g < G; ++g)
+                _mm256_storeu_ps(out + g * hd + d, a[g]);
+        }
+    }
+}
+
+// Heads in groups of up to 4 (one template instance per count), for one row type.
+template <class L>
+void dot_rows_typed(const float* q, size_t group, size_t hd, const std::byte* rows, size_t stride,
+                    size_t n, float scale, float* s, size_t ld) {
+    for (size_t h = 0; h < group; h += 4) {
+        const float* qh = q + h * hd;
+        float* sh = s + h * ld;
+        switch (min_size(4, group - h)) {
+            case 1:
+                dot_rows_g<L, 1>(qh, hd, rows, stride, n, scale, sh, ld);
+                break;
+            case 2:
+                dot_rows_g<L, 2>(qh, hd, rows, stride, n, scale, sh, ld);
+                break;
+            case 3:
+                dot_rows_g<L, 3>(qh, hd, rows, stride, n, scale, sh, ld);
+                break;
+            default:
+                dot_rows_g<L, 4>(qh, hd, rows, stride, n, scale, sh, ld);
+                break;
+        }
+    }
+}
+
+template <class L>
+void axpy_rows_typed(const float* p, size_t ld, size_t group, size_t hd, const std::byte* rows,
+                     size_t stride, size_t n, float* out) {
+    for (size_t h = 0; h < group; h += 4) {
+        const float* ph = p + h * ld;
+        float* oh = out + h * hd;
+        switch (min_size(4, group - h)) {
+            case 1:
+                axpy_rows_g<L, 1>(ph, ld, hd, rows, stride, n, oh);
+                break;
+            case 2:
+                axpy_rows_g<L, 2>(ph, ld, hd, rows, stride, n, oh);
+                break;
+            case 3:
+                axpy_rows_g<L, 3>(ph, ld, hd, rows, stride, n, oh);
+                break;
+            default:
+                axpy_rows_g<L, 4>(ph, ld, hd, rows, stride, n, oh);
+                break;
+        }
+    }
+}
+
+void dot_kv_rows_avx2(const float* q, size_t group, size_t hd, const std::byte* rows, size_t stride,
+                      DType kv, size_t n, float scale, float* s, size_t ld) noexcept {
+    if (hd % 8 != 0) {
+        dot_kv_rows_generic<dot_kv_avx2>(q, group, hd, rows, stride, kv, n, scale, s, ld);
+        return;
+    }
+    switch (kv) {
+        case DType::kF16:
+            dot_rows_typed<LoadF16>(q, group, hd, rows, stride, n, scale, s, ld);
+            return;
+        case DType::kBF16:
+            dot_rows_typed<LoadBF16>(q, group, hd, rows, stride, n, scale, s, ld);
+            return;
+        default:
+            dot_rows_typed<LoadF32>(q, group, hd, rows, stride, n, scale, s, ld);
+            return;
+    }
+}
+
+void axpy_kv_rows_avx2(const float* p, size_t ld, size_t group, size_t hd, const std::byte* rows,
+                       size_t stride, DType kv, size_t n, float* out) noexcept {
+    if (hd % 8 != 0) {
+        axpy_kv_rows_generic<axpy_kv_avx2>(p, ld, group, hd, rows, stride, kv, n, out);
+        return;
+    }
+    switch (kv) {
+        case DType::kF16:
+            axpy_rows_typed<LoadF16>(p, ld, group, hd, rows, stride, n, out);
+            return;
+        case DType::kBF16:
+            axpy_rows_typed<LoadBF16>(p, ld, group, hd, rows, stride, n, out);
+            return;
+        default:
+            axpy_rows_typed<LoadF32>(p, ld, group, hd, rows, stride, n, out);
+            return;
+    }
+}
+
 constexpr float kNegInf = -__builtin_inff();
 
 void softmax_avx2(float* x, size_t n) noexcept {
@@ -795,6 +991,8 @@ constexpr KernelTable kAvx2 = {
         .rope = rope_avx2,
         .dot_kv = dot_kv_avx2,
         .axpy_kv = axpy_kv_avx2,
+        .dot_kv_rows = dot_kv_rows_avx2,
+        .axpy_kv_rows = axpy_kv_rows_avx2,
         .softmax = softmax_avx2,
         .swiglu = swiglu_avx2,
         .row_to_f32 = row_to_f32_avx2,

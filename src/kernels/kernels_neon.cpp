@@ -14,8 +14,8 @@
 #include <mistral/kernels.h>
 
 #include "kernels/isa.h"
+#include "kernels/kv_rows_generic.h"
 #include "kernels/simd_neon.h"
-
 namespace mistral {
 namespace {
 
@@ -364,6 +364,8 @@ constexpr KernelTable kNeon = {
         .rope = rope_neon,
         .dot_kv = dot_kv_neon,
         .axpy_kv = axpy_kv_neon,
+        .dot_kv_rows = dot_kv_rows_generic<dot_kv_neon>,
+        .axpy_kv_rows = axpy_kv_rows_generic<axpy_kv_neon>,
         .softmax = softmax_neon,
         .swiglu = swiglu_neon,
         .row_to_f32 = row_to_f32_neon,

@@ -5,6 +5,7 @@
 
 #include <mistral/kernels.h>
 
+#include "kernels/kv_rows_generic.h"
 namespace mistral {
 
 namespace {
@@ -183,6 +184,8 @@ constexpr KernelTable kReference = {
         .rope = rope_ref,
         .dot_kv = dot_kv_ref,
         .axpy_kv = axpy_kv_ref,
+        .dot_kv_rows = dot_kv_rows_generic<dot_kv_ref>,
+        .axpy_kv_rows = axpy_kv_rows_generic<axpy_kv_ref>,
         .softmax = softmax_ref,
         .swiglu = swiglu_ref,
         .row_to_f32 = row_to_f32_ref,

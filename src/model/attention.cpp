@@ -28,41 +28,41 @@ void attention(const KernelTable& k, const AttentionArgs& a, size_t begin, size_
         MISTRAL_DCHECK(lo >= a.pos0 - a.cache->capacity(), "key evicted from the cache");
         const float* q = a.q + t * q_dim + g * group * a.head_dim;  // [group, head_dim]
 
-        // Key row of absolute position j for head g: the batch's own keys for j >= pos0,
-        // else the rolling cache. Positions are visited in ascending order whatever the
-        // batch split, so the result does not depend on the chunk size.
-        const auto key_row = [&](int64_t j) -> const std::byte* {
-            if (j >= a.pos0)
-                return a.k_new + static_cast<size_t>(j - a.pos0) * row_bytes + g * head_bytes;
-            return a.cache->key(a.layer, j) + g * head_bytes;
-        };
-        const auto value_row = [&](int64_t j) -> const std::byte* {
-            if (j >= a.pos0)
-                return a.v_new + static_cast<size_t>(j - a.pos0) * row_bytes + g * head_bytes;
-            return a.cache->value(a.layer, j) + g * head_bytes;
-        };
-
-        // scores[h][j - lo] = q_h . k_j / sqrt(head_dim), each key read once for the group
-        for (int64_t j = lo; j <= i; ++j) {
-            const std::byte* kr = key_row(j);
-            for (size_t h = 0; h < group; ++h) {
-                scores[h * a.max_keys + static_cast<size_t>(j - lo)] =
-                        k.dot_kv(q + h * a.head_dim, kr, kv_type, a.head_dim) * scale;
+        // Keys [lo, i] as runs of equally spaced rows: the rolling cache up to its wrap-around
+        // and up to pos0, then the batch's own rows. Runs are visited in ascending position
+        // order and the kernels go through each run in order, so neither the scores nor the
+        // order of the value sums depend on how the text was split into batches.
+        const auto for_runs = [&](bool keys, auto&& fn) {
+            int64_t j = lo;
+            while (j <= i) {
+                if (j >= a.pos0) {
+                    const std::byte* base = keys ? a.k_new : a.v_new;
+                    fn(j, static_cast<size_t>(i - j + 1),
+                       base + static_cast<size_t>(j - a.pos0) * row_bytes + g * head_bytes);
+                    return;
+                }
+                const int64_t to_wrap =
+                        a.cache->capacity() - static_cast<int64_t>(a.cache->slot(j));
+                const int64_t stop = std::min({i + 1, a.pos0, j + to_wrap});
+                const std::byte* row = keys ? a.cache->key(a.layer, j) : a.cache->value(a.layer, j);
+                fn(j, static_cast<size_t>(stop - j), row + g * head_bytes);
+                j = stop;
             }
-        }
+        };
+        // scores[h][j - lo] = q_h . k_j / sqrt(head_dim), each key read once for the group
+        for_runs(true, [&](int64_t j0, size_t n, const std::byte* rows) {
+            k.dot_kv_rows(q, group, a.head_dim, rows, row_bytes, kv_type, n, scale,
+                          scores + static_cast<size_t>(j0 - lo), a.max_keys);
+        });
         for (size_t h = 0; h < group; ++h)
             k.softmax(scores + h * a.max_keys, n_keys);
-
         // out_h = sum_j p[h][j] * v_j, each value row read once for the group
         float* out = a.out + t * q_dim + g * group * a.head_dim;  // [group, head_dim]
         std::memset(out, 0, group * a.head_dim * sizeof(float));
-        for (int64_t j = lo; j <= i; ++j) {
-            const std::byte* vr = value_row(j);
-            for (size_t h = 0; h < group; ++h) {
-                k.axpy_kv(scores[h * a.max_keys + static_cast<size_t>(j - lo)], vr, kv_type,
-                          out + h * a.head_dim, a.head_dim);
-            }
-        }
+        for_runs(false, [&](int64_t j0, size_t n, const std::byte* rows) {
+            k.axpy_kv_rows(scores + static_cast<size_t>(j0 - lo), a.max_keys, group, a.head_dim,
+                           rows, row_bytes, kv_type, n, out);
+        });
     }
 }
 

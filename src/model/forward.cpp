@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <utility>
 
 #include "model/attention.h"
 #include "util/check.h"
@@ -70,6 +71,34 @@ void matmul(Ctx& c, const TensorView& w, const ActBatch& a, float* y) {
     } job{&c.k, &w, &a, y};
     par(c.pool, w.rows,
         [p = &job](size_t r0, size_t r1, size_t) { p->k->matmul(*p->w, *p->a, p->y, r0, r1); });
+}
+
+// Several products of the same activations as one parallel loop over their stacked rows (one
+// barrier instead of one per matrix, and the split evens out across them).
+void matmul_stacked(Ctx& c, std::initializer_list<std::pair<const TensorView*, float*>> outs,
+                    const ActBatch& a) {
+    struct Job {
+        const KernelTable* k;
+        const ActBatch* a;
+        std::pair<const TensorView*, float*> outs[3];
+        size_t n = 0;
+    } job{&c.k, &a, {}, 0};
+    size_t total = 0;
+    for (const auto& o : outs) {
+        MISTRAL_CHECK(job.n < 3, "at most 3 stacked matmuls");
+        job.outs[job.n++] = o;
+        total += o.first->rows;
+    }
+    par(c.pool, total, [p = &job](size_t b, size_t e, size_t) {
+        size_t base = 0;
+        for (size_t i = 0; i < p->n; ++i) {
+            const TensorView& w = *p->outs[i].first;
+            const size_t r0 = std::max(b, base), r1 = std::min(e, base + w.rows);
+            if (r0 < r1)
+                p->k->matmul(w, *p->a, p->outs[i].second, r0 - base, r1 - base);
+            base += w.rows;
+        }
+    });
 }
 
 void rmsnorm_rows(Ctx& c, float* out, const float* x, const TensorView& gain, size_t T, size_t dim,
@@ -185,9 +214,8 @@ std::span<const float> run_forward(const Model& model, const KernelTable& k, Thr
         // ---- attention block ----
         rmsnorm_rows(c, xn, x, L.attention_norm, T, dim, cfg.norm_eps);
         const ActBatch xa = prepare(c, xn, T, dim, {&L.wq, &L.wk, &L.wv});
-        matmul(c, L.wq, xa, q);   // [T, q_dim]
-        matmul(c, L.wk, xa, kk);  // [T, kv_dim]
-        matmul(c, L.wv, xa, vv);  // [T, kv_dim]
+        matmul_stacked(c, {{&L.wq, q}, {&L.wk, kk}, {&L.wv, vv}},
+                       xa);  // [T, q_dim], [T, kv_dim] x2
         for (size_t t = 0; t < T; ++t) {
             // rotate at the absolute position; keys are cached rotated
             k.rope(q + t * q_dim, aa.n_heads, head_dim, cos_sin + t * head_dim);
@@ -221,8 +249,7 @@ std::span<const float> run_forward(const Model& model, const KernelTable& k, Thr
         // ---- feed-forward block: w2(silu(w1 x) * w3 x) ----
         rmsnorm_rows(c, xn, x, L.ffn_norm, T, dim, cfg.norm_eps);
         const ActBatch fa = prepare(c, xn, T, dim, {&L.w1, &L.w3});
-        matmul(c, L.w1, fa, h1);  // [T, hidden]
-        matmul(c, L.w3, fa, h3);  // [T, hidden]
+        matmul_stacked(c, {{&L.w1, h1}, {&L.w3, h3}}, fa);  // [T, hidden] x2
         for (size_t t = 0; t < T; ++t)
             k.swiglu(h1 + t * hidden, h3 + t * hidden, hidden);
         const ActBatch da = prepare(c, h1, T, hidden, {&L.w2});

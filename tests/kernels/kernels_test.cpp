@@ -307,6 +307,96 @@ TEST_P(SimdKv, DotAndAxpyMatchReference) {
     }
 }
 
+// Grouped rows: group sizes around the 4-head register block, head_dim at and off the 8 and
+// 16 vector steps, row counts around the 2-row step, padded row stride and score stride.
+TEST_P(SimdKv, RowsMatchReference) {
+    const auto [k, kv] = GetParam();
+    Rng rng(91 + static_cast<uint64_t>(kv));
+    for (size_t group : {1, 3, 4, 5, 8}) {
+        for (size_t hd : {6, 8, 16, 24, 40, 128}) {
+            for (size_t n : {1, 2, 3, 17}) {
+                const std::string what = "group=" + std::to_string(group) +
+                                         " hd=" + std::to_string(hd) + " " + case_name(n);
+                const size_t stride = bytes_for(kv, hd + 3);  // rows of a wider cache line
+                const size_t ld = n + 5;
+                Misaligned<float> q(group * hd * sizeof(float));
+                Misaligned<std::byte> rows(stride * n);
+                const auto qv = awkward_values(rng, group * hd);
+                std::memcpy(q.ptr, qv.data(), qv.size() * sizeof(float));
+                std::vector<std::vector<float>> rf(n, std::vector<float>(hd));
+                for (size_t j = 0; j < n; ++j) {
+                    const auto rv = awkward_values(rng, hd);
+                    row_from_f32(kv, rv.data(), rows.ptr + j * stride, hd);
+                    row_to_f32(kv, rows.ptr + j * stride, rf[j].data(), hd);
+                }
+                const float scale = 0.125f;
+                std::vector<float> got(group * ld, -7.0f), want(group * ld, -7.0f);
+                k->dot_kv_rows(q.ptr, group, hd, rows.ptr, stride, kv, n, scale, got.data(), ld);
+                kRef.dot_kv_rows(q.ptr, group, hd, rows.ptr, stride, kv, n, scale, want.data(), ld);
+                std::vector<double> sc(group * ld, 0.0);
+                for (size_t h = 0; h < group; ++h) {
+                    for (size_t j = 0; j < n; ++j) {
+                        for (size_t i = 0; i < hd; ++i) {
+                            sc[h * ld + j] += std::fabs(static_cast<double>(qv[h * hd + i]) *
+                                                        static_cast<double>(rf[j][i]) *
+                                                        static_cast<double>(scale));
+                        }
+                    }
+                }
+                expect_within(got.data(), want.data(), sc, got.size(), 1e-6, 1e-5,
+                              "dot_kv_rows " + what);  // padding (-7) must be untouched too
+
+                // out[h] += sum_j p[h][j] v_j on top of existing values
+                std::vector<float> p(group * ld);
+                for (auto& x : p)
+                    x = rng.uniform(0.0f, 1.0f);
+                Misaligned<float> out(group * hd * sizeof(float));
+                const auto ov = awkward_values(rng, group * hd);
+                std::memcpy(out.ptr, ov.data(), ov.size() * sizeof(float));
+                std::vector<float> want_out(ov);
+                k->axpy_kv_rows(p.data(), ld, group, hd, rows.ptr, stride, kv, n, out.ptr);
+                kRef.axpy_kv_rows(p.data(), ld, group, hd, rows.ptr, stride, kv, n,
+                                  want_out.data());
+                std::vector<double> so(group * hd);
+                for (size_t h = 0; h < group; ++h) {
+                    for (size_t i = 0; i < hd; ++i) {
+                        double acc = std::fabs(static_cast<double>(ov[h * hd + i]));
+                        for (size_t j = 0; j < n; ++j)
+                            acc += std::fabs(static_cast<double>(p[h * ld + j]) *
+                                             static_cast<double>(rf[j][i]));
+                        so[h * hd + i] = acc;
+                    }
+                }
+                expect_within(out.ptr, want_out.data(), so, so.size(), 1e-6, 1e-5,
+                              "axpy_kv_rows " + what);
+            }
+        }
+    }
+}
+
+// The reference row kernels are the per-row ones composed, bit for bit (the spec).
+TEST(ReferenceKv, RowsAreTheSingleRowKernelsComposed) {
+    Rng rng(5);
+    const size_t group = 3, hd = 10, n = 4, ld = 6;
+    const auto qv = awkward_values(rng, group * hd), rv = awkward_values(rng, n * hd);
+    std::vector<float> s(group * ld, 0.0f), out(group * hd, 0.5f), out2(out);
+    kRef.dot_kv_rows(qv.data(), group, hd, reinterpret_cast<const std::byte*>(rv.data()),
+                     hd * sizeof(float), DType::kF32, n, 0.25f, s.data(), ld);
+    for (size_t h = 0; h < group; ++h) {
+        for (size_t j = 0; j < n; ++j) {
+            EXPECT_EQ(s[h * ld + j],
+                      kRef.dot_kv(qv.data() + h * hd, rv.data() + j * hd, DType::kF32, hd) * 0.25f);
+        }
+    }
+    kRef.axpy_kv_rows(s.data(), ld, group, hd, reinterpret_cast<const std::byte*>(rv.data()),
+                      hd * sizeof(float), DType::kF32, n, out.data());
+    for (size_t j = 0; j < n; ++j) {
+        for (size_t h = 0; h < group; ++h)
+            kRef.axpy_kv(s[h * ld + j], rv.data() + j * hd, DType::kF32, out2.data() + h * hd, hd);
+    }
+    EXPECT_EQ(out, out2);
+}
+
 std::vector<std::tuple<const KernelTable*, DType>> kv_params() {
     std::vector<std::tuple<const KernelTable*, DType>> out;
     for (const KernelTable* t : simd_tables()) {
