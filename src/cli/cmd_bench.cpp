@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <numeric>
@@ -13,6 +14,7 @@
 #include <mistral/error.h>
 #include <mistral/json.h>
 #include <mistral/sampler.h>
+#include <mistral/tensor.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -69,29 +71,35 @@ double weight_bytes_per_token(const Model& m) {
 }
 
 // Read bandwidth in GB/s: 2 threads summing a 1 GiB buffer (much larger than any L3), best of 3.
+// STREAM-like read bandwidth: n_threads threads each sum their share of a 1 GiB buffer (32x the
+// L3), best of 3. Integer sums (the compiler may vectorise them, unlike float sums) so the loop
+// is bound by memory and not by add latency; the buffer comes from Buffer (anonymous mmap with
+// transparent huge pages where allowed), as the model's own scratch does.
 double measure_read_bandwidth(size_t n_threads) {
-    const size_t n = (size_t{1} << 30) / sizeof(float);
-    std::vector<float> buf(n, 1.0f);
+    const size_t n = (size_t{1} << 30) / sizeof(uint64_t);
+    Buffer mem(n * sizeof(uint64_t));
+    uint64_t* buf = mem.as<uint64_t>();
+    for (size_t i = 0; i < n; ++i)
+        buf[i] = 1;
     double best = 0;
     for (int rep = 0; rep < 3; ++rep) {
-        std::vector<double> sums(n_threads, 0.0);
+        std::vector<uint64_t> sums(n_threads, 0);
         const auto t0 = std::chrono::steady_clock::now();
         std::vector<std::thread> th;
         for (size_t t = 0; t < n_threads; ++t) {
             th.emplace_back([&, t] {
                 const size_t b = n * t / n_threads, e = n * (t + 1) / n_threads;
-                // Eight independent accumulators keep the loop bound by memory, not latency.
-                float acc[8] = {};
+                uint64_t acc[8] = {};
                 size_t i = b;
                 for (; i + 8 <= e; i += 8) {
-                    for (int k = 0; k < 8; ++k)
-                        acc[k] += buf[i + static_cast<size_t>(k)];
+                    for (size_t k = 0; k < 8; ++k)
+                        acc[k] += buf[i + k];
                 }
                 for (; i < e; ++i)
                     acc[0] += buf[i];
-                double s = 0;
-                for (float a : acc)
-                    s += static_cast<double>(a);
+                uint64_t s = 0;
+                for (uint64_t a : acc)
+                    s += a;
                 sums[t] = s;
             });
         }
@@ -99,9 +107,9 @@ double measure_read_bandwidth(size_t n_threads) {
             t.join();
         const double secs =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (std::accumulate(sums.begin(), sums.end(), 0.0) != static_cast<double>(n))
+        if (std::accumulate(sums.begin(), sums.end(), uint64_t{0}) != n)
             return 0;  // keeps the loop
-        best = std::max(best, static_cast<double>(n * sizeof(float)) / secs / 1e9);
+        best = std::max(best, static_cast<double>(n * sizeof(uint64_t)) / secs / 1e9);
     }
     return best;
 }
