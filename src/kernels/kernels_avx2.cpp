@@ -16,7 +16,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 
 #include <immintrin.h>
 #include <mistral/kernels.h>
@@ -131,7 +130,7 @@ inline __m256 scale_pair(uint16_t a, uint16_t b) {
 struct ActPair {
     __m256i lo, hi;
     __m256 d;
-    __m256i x8;  // q4_0 only: 8 * (sum of x) per lane group, see DecodeQ4
+    __m256i x8;  // q4_0 only: 8 * (sum of x) per lane group, see PairsQ4
 };
 
 inline ActPair act_pair(const BlockQ8_0* x) {
@@ -154,86 +153,12 @@ inline ActPair act_single(const BlockQ8_0& x) {
     return r;
 }
 
-struct DecodeQ8 {
-    using Block = BlockQ8_0;
-    static void prepare(ActPair&) {}
-    static __m256i pair(const Block* w, const ActPair& a) {
-        const __m256i lo = two_halves(w[0].qs, w[1].qs);
-        const __m256i hi = two_halves(w[0].qs + 16, w[1].qs + 16);
-        return _mm256_add_epi32(dot32_i8(lo, a.lo), dot32_i8(hi, a.hi));
-    }
-    static __m256i single(const Block& w, const ActPair& a) { return dot32_i8(load_q8(w), a.lo); }
-};
-
+// One policy per weight type, shared by decode and prefill: W is a weight pair (or a last single
+// block) unpacked into registers, dot() its 8 exact int32 lanes against an ActPair.
 // q4_0: the nibbles u = w + 8 are in [0, 15], unsigned, so maddubs(u, x) needs no sign fix-ups
 // (and two of its int16 results add without overflow: 4 * 15 * 127 < 32767); the -8 is applied
-// as -8 * sum(x), computed once per activation pair.
-struct DecodeQ4 {
-    using Block = BlockQ4_0;
-    static void prepare(ActPair& a) {
-        const __m256i e = _mm256_set1_epi8(8);
-        const __m256i s16 =
-                _mm256_add_epi16(_mm256_maddubs_epi16(e, a.lo), _mm256_maddubs_epi16(e, a.hi));
-        a.x8 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
-    }
-    static __m256i pair(const Block* w, const ActPair& a) {
-        const __m256i q = two_halves(w[0].qs, w[1].qs);
-        const __m256i m = _mm256_set1_epi8(0x0f);
-        const __m256i lo = _mm256_and_si256(q, m);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m);
-        const __m256i s16 =
-                _mm256_add_epi16(_mm256_maddubs_epi16(lo, a.lo), _mm256_maddubs_epi16(hi, a.hi));
-        return _mm256_sub_epi32(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)), a.x8);
-    }
-    static __m256i single(const Block& w, const ActPair& a) { return dot32_i8(load_q4(w), a.lo); }
-};
-
-// Decode: R rows x 1 token, two blocks per step, every weight block loaded once, front to back.
-// Few live registers (R accumulators and one activation pair), so nothing spills.
-template <class Q, int R>
-void rows_quant_t1(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, size_t nb,
-                   float* y) {
-    using Block = typename Q::Block;
-    const Block* wr[R];
-    for (int r = 0; r < R; ++r)
-        wr[r] = reinterpret_cast<const Block*>(w0 + r * row_bytes);
-    __m256 acc[R];
-    for (int r = 0; r < R; ++r)
-        acc[r] = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        ActPair x = act_pair(xq + i);
-        Q::prepare(x);
-        for (int r = 0; r < R; ++r) {
-            // Rows are only a few KB: too short for the hardware prefetcher to ramp up on each
-            // one, so fetch the same spot of the next row group ahead (a hint: never faults).
-            _mm_prefetch(reinterpret_cast<const char*>(wr[r] + i) + R * row_bytes, _MM_HINT_T0);
-            const __m256 p = _mm256_cvtepi32_ps(Q::pair(wr[r] + i, x));  // exact: |lane| < 2^24
-            const __m256 s = _mm256_mul_ps(scale_pair(wr[r][i].d, wr[r][i + 1].d), x.d);
-            acc[r] = _mm256_fmadd_ps(p, s, acc[r]);
-        }
-    }
-    if (i < nb) {
-        const ActPair x = act_single(xq[i]);
-        for (int r = 0; r < R; ++r) {
-            const __m256 p = _mm256_cvtepi32_ps(Q::single(wr[r][i], x));
-            const __m256 s = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wr[r][i].d)), x.d);
-            acc[r] = _mm256_fmadd_ps(p, s, acc[r]);
-        }
-    }
-    for (int r = 0; r < R; ++r)
-        y[r] = hsum(acc[r]);
-}
-
-// ---- prefill (T > 1) on pairs of blocks ----------------------------------------------------
-//
-// The same pair layout and per-lane FMA as decode, in register tiles of R rows x TT tokens: each
-// weight pair is unpacked once per tile and reused for TT tokens, the activations of a cache block
-// of tokens x columns are rearranged once per call into ActPairs (on the stack) and read as memory
-// operands. Per block, row and token: 2 maddubs, madd, one add, and half a cvt/mul/FMA, where the
-// exact per-block int32 tree (tile_quant) costs about twice as many instructions.
-
-struct PrefillQ4 {
+// as -8 * sum(x), computed by prepare() once per activation pair for all rows.
+struct PairsQ4 {
     using Block = BlockQ4_0;
     struct W {
         __m256i lo, hi;
@@ -248,6 +173,12 @@ struct PrefillQ4 {
         const __m256i both = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
         return {_mm256_and_si256(both, _mm256_set1_epi8(0x0f)), _mm256_setzero_si256()};
     }
+    static void prepare(ActPair& a) {
+        const __m256i e = _mm256_set1_epi8(8);
+        const __m256i s16 =
+                _mm256_add_epi16(_mm256_maddubs_epi16(e, a.lo), _mm256_maddubs_epi16(e, a.hi));
+        a.x8 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+    }
     static __m256i dot(const W& w, const ActPair& x) {
         const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(w.lo, x.lo),
                                              _mm256_maddubs_epi16(w.hi, x.hi));
@@ -255,8 +186,9 @@ struct PrefillQ4 {
     }
 };
 
-struct PrefillQ8 {
+struct PairsQ8 {
     using Block = BlockQ8_0;
+    static void prepare(ActPair&) {}
     struct W {
         __m256i lo, hi, alo, ahi;  // values and their absolute values (as u8)
     };
@@ -279,6 +211,52 @@ struct PrefillQ8 {
         return _mm256_add_epi32(a, b);
     }
 };
+
+// Decode: R rows x 1 token, two blocks per step, every weight block loaded once, front to back.
+// Few live registers (R accumulators and one activation pair), so nothing spills.
+template <class Q, int R>
+void rows_quant_t1(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, size_t nb,
+                   float* y) {
+    using Block = typename Q::Block;
+    const Block* wr[R];
+    for (int r = 0; r < R; ++r)
+        wr[r] = reinterpret_cast<const Block*>(w0 + r * row_bytes);
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r)
+        acc[r] = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        ActPair x = act_pair(xq + i);
+        Q::prepare(x);
+        for (int r = 0; r < R; ++r) {
+            // Rows are only a few KB: too short for the hardware prefetcher to ramp up on each
+            // one, so fetch the same spot of the next row group ahead (a hint: never faults).
+            _mm_prefetch(reinterpret_cast<const char*>(wr[r] + i) + R * row_bytes, _MM_HINT_T0);
+            const __m256 p = _mm256_cvtepi32_ps(Q::dot(Q::pair(wr[r] + i), x));  // exact: < 2^24
+            const __m256 s = _mm256_mul_ps(scale_pair(wr[r][i].d, wr[r][i + 1].d), x.d);
+            acc[r] = _mm256_fmadd_ps(p, s, acc[r]);
+        }
+    }
+    if (i < nb) {
+        ActPair x = act_single(xq[i]);
+        Q::prepare(x);
+        for (int r = 0; r < R; ++r) {
+            const __m256 p = _mm256_cvtepi32_ps(Q::dot(Q::single(wr[r][i]), x));
+            const __m256 s = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wr[r][i].d)), x.d);
+            acc[r] = _mm256_fmadd_ps(p, s, acc[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        y[r] = hsum(acc[r]);
+}
+
+// ---- prefill (T > 1) on pairs of blocks ----------------------------------------------------
+//
+// The same pair layout and per-lane FMA as decode, in register tiles of R rows x TT tokens: each
+// weight pair is unpacked once per tile and reused for TT tokens, the activations of a cache block
+// of tokens x columns are rearranged once per call into ActPairs (on the stack) and read as memory
+// operands. Per block, row and token: 2 maddubs, madd, one add, and half a cvt/mul/FMA (an exact
+// int32 total per block, summed with a horizontal tree, cost about twice as many instructions).
 
 // Tile over blocks [c0, c1) of R rows; xp: the ActPairs of token t at xp + t * ldp (pair 0 =
 // blocks c0, c0+1; a last odd block is a single).
@@ -440,7 +418,6 @@ constexpr size_t kPairRows = 48;  // weight rows per cache block
 // blocks x token tiles x row tiles.
 template <class Q>
 void matmul_quant_pairs(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
-    constexpr bool kQ4 = std::is_same_v<Q, PrefillQ4>;
     const size_t nb = a.n / kQBlock, ldy = w.rows;
     constexpr size_t kLdp = kPairCols / 2;
     ActPair xp[kPairTok * kLdp];
@@ -453,14 +430,12 @@ void matmul_quant_pairs(const TensorView& w, const ActBatch& a, float* y, size_t
                 size_t c = c0, p = 0;
                 for (; c + 2 <= c1; c += 2, ++p) {
                     ActPair x = act_pair(xb + c);
-                    if constexpr (kQ4)
-                        DecodeQ4::prepare(x);
+                    Q::prepare(x);
                     xp[(t - t0) * kLdp + p] = x;
                 }
                 if (c < c1) {
                     ActPair x = act_single(xb[c]);
-                    if constexpr (kQ4)
-                        DecodeQ4::prepare(x);
+                    Q::prepare(x);
                     xp[(t - t0) * kLdp + p] = x;
                 }
             }
@@ -481,19 +456,18 @@ void matmul_quant_pairs(const TensorView& w, const ActBatch& a, float* y, size_t
     }
 }
 
-// D: the decode policy, P: the prefill policy of one weight type.
-template <class D, class P>
+template <class Q>
 void matmul_quant(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     if (a.T == 1) {
         const size_t nb = a.n / kQBlock;
         size_t r = r0;
         for (; r + 4 <= r1; r += 4)
-            rows_quant_t1<D, 4>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
+            rows_quant_t1<Q, 4>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
         for (; r < r1; ++r)
-            rows_quant_t1<D, 1>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
+            rows_quant_t1<Q, 1>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
         return;
     }
-    matmul_quant_pairs<P>(w, a, y, r0, r1);
+    matmul_quant_pairs<Q>(w, a, y, r0, r1);
 }
 
 void matmul_avx2(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) noexcept {
@@ -508,10 +482,10 @@ void matmul_avx2(const TensorView& w, const ActBatch& a, float* y, size_t r0, si
             matmul_float<LoadBF16>(w, a, y, r0, r1);
             return;
         case DType::kQ8_0:
-            matmul_quant<DecodeQ8, PrefillQ8>(w, a, y, r0, r1);
+            matmul_quant<PairsQ8>(w, a, y, r0, r1);
             return;
         case DType::kQ4_0:
-            matmul_quant<DecodeQ4, PrefillQ4>(w, a, y, r0, r1);
+            matmul_quant<PairsQ4>(w, a, y, r0, r1);
             return;
     }
 }
