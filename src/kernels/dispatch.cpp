@@ -20,6 +20,8 @@ std::vector<const KernelTable*> detect_tables() {
     out.push_back(&reference_kernels());
     if (const KernelTable* t = avx2_kernels_if_supported())
         out.push_back(t);
+    if (const KernelTable* t = avx512_kernels_if_supported())
+        out.push_back(t);
     if (const KernelTable* t = neon_kernels_if_supported())
         out.push_back(t);
     return out;

@@ -15,6 +15,19 @@ const KernelTable* avx2_kernels_if_supported() noexcept {
 #endif
 }
 
+const KernelTable* avx512_kernels_if_supported() noexcept {
+#if defined(MISTRAL_HAVE_AVX512) && (defined(__x86_64__) || defined(__i386__))
+    // __builtin_cpu_supports reports AVX-512 features only when the OS saves the zmm state.
+    static const bool supported =
+            avx2_kernels_if_supported() != nullptr && __builtin_cpu_supports("avx512f") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
+    return supported ? &avx512_kernels() : nullptr;
+#else
+    return nullptr;
+#endif
+}
+
 const KernelTable* neon_kernels_if_supported() noexcept {
 #if defined(MISTRAL_HAVE_NEON) && defined(__aarch64__)
     return &neon_kernels();  // Advanced SIMD is mandatory on AArch64
@@ -26,6 +39,10 @@ const KernelTable* neon_kernels_if_supported() noexcept {
 bool isa_compiled_in(std::string_view name) noexcept {
 #if defined(MISTRAL_HAVE_AVX2)
     if (name == "avx2")
+        return true;
+#endif
+#if defined(MISTRAL_HAVE_AVX512)
+    if (name == "avx512")
         return true;
 #endif
 #if defined(MISTRAL_HAVE_NEON)

@@ -35,7 +35,7 @@ std::vector<size_t> awkward_sizes() {
     return s;
 }
 const size_t kTokens[] = {1, 2, 3, 5, 8, 13};
-const size_t kBlocks[] = {1, 2, 3, 5, 127};  // quantized rows have n = 32 * k
+const size_t kBlocks[] = {1, 2, 3, 4, 5, 6, 127};  // quantized rows have n = 32 * k
 
 // Mostly N(0, 1), with zeros, runs of zeros, large values (|x| up to ~1e3) and tiny ones mixed in.
 std::vector<float> awkward_values(Rng& rng, size_t n) {
@@ -119,6 +119,12 @@ TEST(KernelDispatch, TablesThatShouldExistDo) {
                      __builtin_cpu_supports("f16c");
     EXPECT_EQ(find_kernels("avx2") != nullptr, isa_compiled_in("avx2") && cpu)
             << "compiled in: " << isa_compiled_in("avx2") << ", cpu: " << cpu;
+    const bool cpu512 = cpu && __builtin_cpu_supports("avx512f") &&
+                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                        __builtin_cpu_supports("avx512vnni") &&
+                        __builtin_cpu_supports("avx512vbmi");
+    EXPECT_EQ(find_kernels("avx512") != nullptr, isa_compiled_in("avx512") && cpu512)
+            << "compiled in: " << isa_compiled_in("avx512") << ", cpu: " << cpu512;
 #endif
 #if defined(__aarch64__)
     EXPECT_EQ(find_kernels("neon") != nullptr, isa_compiled_in("neon"));

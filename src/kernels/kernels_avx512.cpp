@@ -1,0 +1,440 @@
+// The AVX-512 kernel table (F, BW, VL, VNNI, VBMI on top of AVX2/FMA/F16C). The only translation
+// unit compiled with -mavx512*: every helper is in an anonymous namespace (STYLE.md 3.5) and
+// nothing here is reached unless isa.cpp has checked the CPU. It overrides what AVX-512 makes
+// faster and takes everything else from the AVX2 table (a copy of its function pointers):
+//  - q8_0/q4_0 matmul (decode and prefill) on quads of blocks: one zmm holds four 32-blocks, the
+//    int8 products are summed by vpdpbusd (u8 x s8 -> int32, four products per lane) straight
+//    into exact int32 partial sums, one per lane, and each lane is scaled with one FMA by its
+//    block's rounded scale product (the kernels.h contract, as in the AVX2 pairs).
+//  - f16 decode (T = 1) on zmm with an L2 prefetch one row group ahead.
+//
+// Decode streams four rows at a time, so the hardware sees four interleaved short streams (a q4_0
+// row of Mistral's 4096 columns is 2304 bytes) and does not ramp up on them; a software prefetch
+// of the same spot of the next row group fixes that. It goes to L2 (_MM_HINT_T1): prefetches into
+// L1 hold the core's few L1 miss buffers and cut a single core's streaming rate about in half here
+// (docs/BENCHMARKS.md, "decode prefetch").
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+// GCC 12's AVX-512 intrinsics start their results from an "undefined" register that its
+// -Wmaybe-uninitialized flags at every inlined use (GCC PR105593, fixed in GCC 13): silenced for
+// the header's own lines only (GCC decides by the location of the warning).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#include <mistral/kernels.h>
+
+#include "kernels/isa.h"
+
+namespace mistral {
+namespace {
+
+// Local helpers (std::min and TensorView::row are inline functions shared with baseline TUs).
+inline size_t min_size(size_t a, size_t b) {
+    return a < b ? a : b;
+}
+inline const std::byte* row_ptr(const TensorView& w, size_t r) {
+    return w.data + r * w.row_bytes;
+}
+
+// 64 bytes at p + off of which only the first `avail - off` exist (zero when off >= avail); the
+// masked load never touches (or faults on) the missing ones.
+inline __m512i load_upto(const std::byte* p, size_t off, size_t avail) {
+    const size_t m = avail > off ? min_size(64, avail - off) : 0;
+    const __mmask64 k = m == 64 ? ~__mmask64{0} : (__mmask64{1} << m) - 1;
+    return _mm512_maskz_loadu_epi8(k, p + off);
+}
+
+// ---- quads of blocks ---------------------------------------------------------------------------
+//
+// A quad is four consecutive 32-blocks k = 0..3: `lo` holds values 0..15 of block k in bytes
+// 16k..16k+15, `hi` values 16..31; after vpdpbusd, int32 lane l holds an exact partial sum of
+// block l / 4. The scales come as 16 f16 words [d0 x4, d1 x4, d2 x4, d3 x4] (one per lane).
+// The byte and word gathers are vpermt2b / vpermt2w over the quad's raw bytes (two zmm).
+
+struct Quad {
+    __m512i lo, hi;
+    __m512 d;  // block scale per lane, as float
+};
+
+// Permute indices, as constant tables (a namespace-scope __m512i would be built by AVX-512 code
+// at program start, before any CPU check).
+struct alignas(64) Index64 {
+    uint8_t v[64];
+};
+// vpermt2b over two zmm (a: bytes 0..63, b: 64..127): out byte 16k + j = in byte base + stride * k
+// + j, for k < 4, j < 16.
+constexpr Index64 gather16_index(int base, int stride) {
+    Index64 idx{};
+    for (int k = 0; k < 4; ++k) {
+        for (int j = 0; j < 16; ++j)
+            idx.v[16 * k + j] = static_cast<uint8_t>(base + stride * k + j);
+    }
+    return idx;
+}
+// vpermt2w / vpermw: out words 4k..4k+3 = in word stride_words * k, for k < 4 (words 16.. unused).
+constexpr Index64 scale_index(int stride_words) {
+    Index64 idx{};
+    for (int w = 0; w < 16; ++w) {
+        const int src = stride_words * (w / 4);
+        idx.v[2 * w] = static_cast<uint8_t>(src & 0xff);
+        idx.v[2 * w + 1] = static_cast<uint8_t>(src >> 8);
+    }
+    return idx;
+}
+constexpr Index64 kQ8LoIdx = gather16_index(2, 34);       // values 0..15 of block k at 34k + 2
+constexpr Index64 kQ8HiIdx = gather16_index(18 - 8, 34);  // values 16..31, from p + 8
+constexpr Index64 kQ8DIdx = scale_index(17);              // scale of block k: word 17k
+constexpr Index64 kQ4QsIdx = gather16_index(2, 18);       // nibble bytes of block k at 18k + 2
+constexpr Index64 kQ4DIdx = scale_index(9);               // scale of block k: word 9k
+
+inline __m512i index(const Index64& i) {
+    return _mm512_load_si512(i.v);
+}
+
+// Four q8_0 blocks (136 bytes at p, of which `avail` exist: 136 for a whole quad). The values
+// of block k are at 34k + 2 ..: the low halves within bytes 0..127, the high halves within
+// 8..135, so each half is one vpermt2b over two loads.
+template <bool kWhole>
+inline Quad unpack_q8(const std::byte* p, size_t avail) {
+    static_assert(sizeof(BlockQ8_0) == 34);
+    __m512i a, b, a8, b8;
+    if constexpr (kWhole) {
+        a = _mm512_loadu_si512(p);
+        b = _mm512_loadu_si512(p + 64);
+        a8 = _mm512_loadu_si512(p + 8);
+        b8 = _mm512_loadu_si512(p + 72);
+    } else {
+        a = load_upto(p, 0, avail);
+        b = load_upto(p, 64, avail);
+        a8 = load_upto(p, 8, avail);
+        b8 = load_upto(p, 72, avail);
+    }
+    Quad q;
+    q.lo = _mm512_permutex2var_epi8(a, index(kQ8LoIdx), b);
+    q.hi = _mm512_permutex2var_epi8(a8, index(kQ8HiIdx), b8);
+    q.d = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, index(kQ8DIdx), b)));
+    return q;
+}
+
+// Four q4_0 blocks (72 bytes at p, `avail` of them exist): nibbles of block k at 18k + 2 ..
+// (byte j: value j low, value j + 16 high), so lo / hi are the low / high nibbles of one gather.
+template <bool kWhole>
+inline Quad unpack_q4(const std::byte* p, size_t avail) {
+    static_assert(sizeof(BlockQ4_0) == 18);
+    __m512i a, b;
+    if constexpr (kWhole) {
+        a = _mm512_loadu_si512(p);
+        b = _mm512_castsi128_si512(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 64)));
+    } else {
+        a = load_upto(p, 0, avail);
+        b = load_upto(p, 64, avail);
+    }
+    const __m512i q = _mm512_permutex2var_epi8(a, index(kQ4QsIdx), b);
+    const __m512i m = _mm512_set1_epi8(0x0f);
+    Quad r;
+    r.lo = _mm512_and_si512(q, m);
+    r.hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m);
+    r.d = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(index(kQ4DIdx), a)));
+    return r;
+}
+
+// An activation quad prepared for one weight type: vpdpbusd multiplies unsigned by signed bytes,
+// so the weights are made unsigned by an offset c (q4_0: the nibble u = w + 8; q8_0: w + 128,
+// an xor with 0x80) and the lanes start from bias = -c * (sum of the lane's 8 activations).
+struct ActQuad {
+    __m512i lo, hi, bias;
+    __m512 d;
+};
+
+template <int kOffset>
+inline ActQuad prepare_act(const Quad& x) {
+    const __m512i c = _mm512_set1_epi8(static_cast<char>(kOffset));
+    const __m512i s =
+            _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), c, x.lo), c, x.hi);
+    return {x.lo, x.hi, _mm512_sub_epi32(_mm512_setzero_si512(), s), x.d};
+}
+
+// The activation quad of blocks [i, i + m) of one token, m <= 4 (missing blocks are zero, with
+// scale 0, so they add exactly nothing).
+template <class Q>
+inline ActQuad act_quad(const BlockQ8_0* x, size_t m) {
+    const std::byte* p = reinterpret_cast<const std::byte*>(x);
+    return prepare_act<Q::kOffset>(m == 4 ? unpack_q8<true>(p, 4 * sizeof(BlockQ8_0))
+                                          : unpack_q8<false>(p, m * sizeof(BlockQ8_0)));
+}
+
+// Weight policies: load() a quad (whole or the last m blocks of a row) as unsigned bytes.
+struct QuadsQ4 {
+    static constexpr int kOffset = 8;
+    static constexpr size_t kBlockBytes = sizeof(BlockQ4_0);
+    template <bool kWhole>
+    static Quad load(const std::byte* p, size_t m) {
+        return unpack_q4<kWhole>(p, m * kBlockBytes);
+    }
+};
+struct QuadsQ8 {
+    static constexpr int kOffset = 128;
+    static constexpr size_t kBlockBytes = sizeof(BlockQ8_0);
+    template <bool kWhole>
+    static Quad load(const std::byte* p, size_t m) {
+        Quad q = unpack_q8<kWhole>(p, m * kBlockBytes);
+        const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+        q.lo = _mm512_xor_si512(q.lo, flip);
+        q.hi = _mm512_xor_si512(q.hi, flip);
+        return q;
+    }
+};
+
+// acc += float(exact lane sums of w . x) * (d_w * d_x), one FMA per 16 lanes (4 blocks).
+// Lane sums stay below 2^24 (|sum| <= 8 * 255 * 127 + 8 * 128 * 127), so the conversion is exact.
+inline __m512 quad_fma(const Quad& w, const ActQuad& x, __m512 acc) {
+    const __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(x.bias, w.lo, x.lo), w.hi, x.hi);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(w.d, x.d), acc);
+}
+
+// ---- decode (T = 1) ------------------------------------------------------------------------
+
+inline void prefetch_l2(const std::byte* p) {
+    _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1);
+}
+
+// R rows x 1 token; each quad's activations are prepared once for the R rows.
+template <class Q, int R>
+void rows_quads_t1(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, size_t nb,
+                   float* y) {
+    constexpr size_t kQuadBytes = 4 * Q::kBlockBytes;
+    __m512 acc[R];
+    for (int r = 0; r < R; ++r)
+        acc[r] = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        const ActQuad x = act_quad<Q>(xq + i, 4);
+        for (int r = 0; r < R; ++r) {
+            const std::byte* p = w0 + r * row_bytes + i * Q::kBlockBytes;
+            for (size_t b = 0; b < kQuadBytes; b += 64)
+                prefetch_l2(p + R * row_bytes + b);
+            acc[r] = quad_fma(Q::template load<true>(p, 4), x, acc[r]);
+        }
+    }
+    if (i < nb) {
+        const size_t m = nb - i;
+        const ActQuad x = act_quad<Q>(xq + i, m);
+        for (int r = 0; r < R; ++r) {
+            const std::byte* p = w0 + r * row_bytes + i * Q::kBlockBytes;
+            acc[r] = quad_fma(Q::template load<false>(p, m), x, acc[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        y[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+// ---- prefill (T > 1) -----------------------------------------------------------------------
+//
+// Register tiles of R rows x TT tokens: each weight quad is unpacked once per tile and used for
+// TT tokens; the activation quads of a region of tokens x columns are prepared once per call (on
+// the stack) and read as memory operands. Per quad, row and token: 2 vpdpbusd, a convert, a
+// multiply and an FMA for four blocks.
+
+template <class Q, int R, int TT>
+void tile_quads(const std::byte* w0, size_t row_bytes, const ActQuad* xp, size_t ldp, size_t c0,
+                size_t c1, float* y, size_t ldy, bool accumulate) {
+    __m512 acc[R][TT];
+    for (int r = 0; r < R; ++r) {
+        for (int t = 0; t < TT; ++t)
+            acc[r][t] = _mm512_setzero_ps();
+    }
+    size_t p = 0;
+    for (size_t c = c0; c < c1; c += 4, ++p) {
+        const size_t m = min_size(4, c1 - c);
+        Quad w[R];
+        for (int r = 0; r < R; ++r) {
+            const std::byte* src = w0 + r * row_bytes + c * Q::kBlockBytes;
+            w[r] = m == 4 ? Q::template load<true>(src, 4) : Q::template load<false>(src, m);
+        }
+        for (int t = 0; t < TT; ++t) {
+            const ActQuad& x = xp[t * ldp + p];
+            for (int r = 0; r < R; ++r)
+                acc[r][t] = quad_fma(w[r], x, acc[r][t]);
+        }
+    }
+    for (int t = 0; t < TT; ++t) {
+        for (int r = 0; r < R; ++r) {
+            const float v = _mm512_reduce_add_ps(acc[r][t]);
+            float& out = y[t * ldy + r];
+            out = accumulate ? out + v : v;
+        }
+    }
+}
+
+constexpr int kTileRows = 4;  // register tile: rows ...
+constexpr int kTileTok = 3;   // ... x tokens: 12 accumulators + 12 weight registers of 32 zmm
+
+// One tile of runtime size rr x tt (<= kTileRows x kTileTok).
+template <class Q, int R>
+void tile_tt(int tt, const std::byte* w0, size_t rb, const ActQuad* xp, size_t ldp, size_t c0,
+             size_t c1, float* y, size_t ldy, bool acc) {
+    switch (tt) {
+        case 1:
+            tile_quads<Q, R, 1>(w0, rb, xp, ldp, c0, c1, y, ldy, acc);
+            break;
+        case 2:
+            tile_quads<Q, R, 2>(w0, rb, xp, ldp, c0, c1, y, ldy, acc);
+            break;
+        default:
+            tile_quads<Q, R, kTileTok>(w0, rb, xp, ldp, c0, c1, y, ldy, acc);
+            break;
+    }
+}
+template <class Q>
+void tile_dyn(int rr, int tt, const std::byte* w0, size_t rb, const ActQuad* xp, size_t ldp,
+              size_t c0, size_t c1, float* y, size_t ldy, bool acc) {
+    switch (rr) {
+        case 1:
+            tile_tt<Q, 1>(tt, w0, rb, xp, ldp, c0, c1, y, ldy, acc);
+            break;
+        case 2:
+            tile_tt<Q, 2>(tt, w0, rb, xp, ldp, c0, c1, y, ldy, acc);
+            break;
+        case 3:
+            tile_tt<Q, 3>(tt, w0, rb, xp, ldp, c0, c1, y, ldy, acc);
+            break;
+        default:
+            tile_tt<Q, kTileRows>(tt, w0, rb, xp, ldp, c0, c1, y, ldy, acc);
+            break;
+    }
+}
+static_assert(kTileRows == 4 && kTileTok == 3, "tile_dyn enumerates these sizes");
+
+constexpr size_t kRegionTok = 16;    // tokens of one prepared activation region ...
+constexpr size_t kRegionCols = 128;  // ... x 32-blocks (32 quads): 128 KiB of ActQuads
+constexpr size_t kRegionRows = 48;   // weight rows per cache block (their slice stays in L2)
+
+// Token regions x column regions (activations prepared once per region) x row blocks x token
+// tiles x row tiles.
+template <class Q>
+void matmul_quads(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    const size_t nb = a.n / kQBlock, ldy = w.rows;
+    constexpr size_t kLdp = kRegionCols / 4;
+    static thread_local ActQuad xp[kRegionTok * kLdp];  // 128 KiB: too large for the stack
+    for (size_t t0 = 0; t0 < a.T; t0 += kRegionTok) {
+        const size_t t1 = min_size(a.T, t0 + kRegionTok);
+        for (size_t c0 = 0; c0 < nb; c0 += kRegionCols) {
+            const size_t c1 = min_size(nb, c0 + kRegionCols);
+            for (size_t t = t0; t < t1; ++t) {
+                for (size_t c = c0, p = 0; c < c1; c += 4, ++p)
+                    xp[(t - t0) * kLdp + p] = act_quad<Q>(a.xq + t * nb + c, min_size(4, c1 - c));
+            }
+            const bool accumulate = c0 > 0;
+            for (size_t rb = r0; rb < r1; rb += kRegionRows) {
+                const size_t rb1 = min_size(r1, rb + kRegionRows);
+                for (size_t t = t0; t < t1; t += kTileTok) {
+                    const int tt = static_cast<int>(min_size(kTileTok, t1 - t));
+                    for (size_t r = rb; r < rb1; r += kTileRows) {
+                        const int rr = static_cast<int>(min_size(kTileRows, rb1 - r));
+                        tile_dyn<Q>(rr, tt, row_ptr(w, r), w.row_bytes, xp + (t - t0) * kLdp, kLdp,
+                                    c0, c1, y + t * ldy + r, ldy, accumulate);
+                    }
+                }
+            }
+        }
+    }
+}
+
+template <class Q>
+void matmul_quant(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    if (a.T > 1) {
+        matmul_quads<Q>(w, a, y, r0, r1);
+        return;
+    }
+    const size_t nb = a.n / kQBlock;
+    size_t r = r0;
+    for (; r + 4 <= r1; r += 4)
+        rows_quads_t1<Q, 4>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
+    for (; r < r1; ++r)
+        rows_quads_t1<Q, 1>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
+}
+
+// ---- f16 decode ----------------------------------------------------------------------------
+
+// R rows x 1 token: 16 columns per step, the activation vector loaded once for the R rows.
+template <int R>
+void rows_f16_t1(const std::byte* w0, size_t row_bytes, const float* x, size_t n, float* y) {
+    __m512 acc[R];
+    for (int r = 0; r < R; ++r)
+        acc[r] = _mm512_setzero_ps();
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        const __m512 xv = _mm512_loadu_ps(x + k);
+        for (int r = 0; r < R; ++r) {
+            const std::byte* p = w0 + r * row_bytes + 2 * k;
+            if (k % 32 == 0)
+                prefetch_l2(p + R * row_bytes);
+            const __m512 wv =
+                    _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+            acc[r] = _mm512_fmadd_ps(wv, xv, acc[r]);
+        }
+    }
+    if (k < n) {  // row tail (< 16 columns): masked loads read nothing past the row
+        const __mmask16 m = static_cast<__mmask16>((1u << (n - k)) - 1);
+        const __m512 xv = _mm512_maskz_loadu_ps(m, x + k);
+        for (int r = 0; r < R; ++r) {
+            const std::byte* p = w0 + r * row_bytes + 2 * k;
+            const __m512 wv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+            acc[r] = _mm512_fmadd_ps(wv, xv, acc[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        y[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+void matmul_f16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    size_t r = r0;
+    for (; r + 4 <= r1; r += 4)
+        rows_f16_t1<4>(row_ptr(w, r), w.row_bytes, a.x, a.n, y + r);
+    for (; r < r1; ++r)
+        rows_f16_t1<1>(row_ptr(w, r), w.row_bytes, a.x, a.n, y + r);
+}
+
+void matmul_avx512(const TensorView& w, const ActBatch& a, float* y, size_t r0,
+                   size_t r1) noexcept {
+    switch (w.type) {
+        case DType::kQ8_0:
+            matmul_quant<QuadsQ8>(w, a, y, r0, r1);
+            return;
+        case DType::kQ4_0:
+            matmul_quant<QuadsQ4>(w, a, y, r0, r1);
+            return;
+        case DType::kF16:
+            if (a.T == 1) {
+                matmul_f16_t1(w, a, y, r0, r1);
+                return;
+            }
+            break;
+        default:
+            break;
+    }
+    avx2_kernels().matmul(w, a, y, r0, r1);  // float prefill, f32 and bf16
+}
+
+}  // namespace
+
+// Built on first use, after the caller's CPU check (the copy may use AVX-512 moves).
+const KernelTable& avx512_kernels() noexcept {
+    static const KernelTable table = [] {
+        KernelTable t = avx2_kernels();
+        t.name = "avx512";
+        t.matmul = matmul_avx512;
+        return t;
+    }();
+    return table;
+}
+
+}  // namespace mistral
