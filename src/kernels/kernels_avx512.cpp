@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 // GCC 12's AVX-512 intrinsics start their results from an "undefined" register that its
 // -Wmaybe-uninitialized flags at every inlined use (GCC PR105593, fixed in GCC 13): silenced for
@@ -42,6 +43,15 @@ inline size_t min_size(size_t a, size_t b) {
 }
 inline const std::byte* row_ptr(const TensorView& w, size_t r) {
     return w.data + r * w.row_bytes;
+}
+
+// Per-thread scratch of the prefill paths, grown on first use and kept (heap, not static TLS:
+// a large .tbss would be allocated and zeroed for every thread, used or not).
+template <class T>
+T* scratch(std::vector<T>& v, size_t n) {
+    if (v.size() < n)
+        v.resize(n);
+    return v.data();
 }
 
 // 64 bytes at p + off of which only the first `avail - off` exist (zero when off >= avail); the
@@ -265,7 +275,11 @@ void tile_quads(const std::byte* w0, size_t row_bytes, const ActQuad* xp, size_t
                 acc[r][t] = quad_fma(w[r], x, acc[r][t]);
         }
     }
+    // Unrolled, so the accumulators never need a home in memory (GCC otherwise stores all of them
+    // on every iteration of the loop above).
+#pragma GCC unroll 8
     for (int t = 0; t < TT; ++t) {
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
             const float v = _mm512_reduce_add_ps(acc[r][t]);
             float& out = y[t * ldy + r];
@@ -274,48 +288,42 @@ void tile_quads(const std::byte* w0, size_t row_bytes, const ActQuad* xp, size_t
     }
 }
 
-constexpr int kTileRows = 4;  // register tile: rows ...
-constexpr int kTileTok = 3;   // ... x tokens: 12 accumulators + 12 weight registers of 32 zmm
-
-// One tile of runtime size rr x tt (<= kTileRows x kTileTok).
-template <class Q, int R>
-void tile_tt(int tt, const std::byte* w0, size_t rb, const ActQuad* xp, size_t ldp, size_t c0,
-             size_t c1, float* y, size_t ldy, bool acc) {
-    switch (tt) {
-        case 1:
-            tile_quads<Q, R, 1>(w0, rb, xp, ldp, c0, c1, y, ldy, acc);
-            break;
-        case 2:
-            tile_quads<Q, R, 2>(w0, rb, xp, ldp, c0, c1, y, ldy, acc);
-            break;
-        default:
-            tile_quads<Q, R, kTileTok>(w0, rb, xp, ldp, c0, c1, y, ldy, acc);
-            break;
+// One register tile of runtime size rr x tt (1 <= rr <= R, 1 <= tt <= TT) of a tile kernel:
+// Kern::tile<r, t>(args...) for every r <= R, t <= TT is its own instance, accumulators in
+// registers.
+template <class Kern, int R, int TT, typename... Args>
+void tile_dyn(int rr, int tt, Args... args) {
+    if constexpr (R > 1) {
+        if (rr < R) {
+            tile_dyn<Kern, R - 1, TT>(rr, tt, args...);
+            return;
+        }
     }
+    if constexpr (TT > 1) {
+        if (tt < TT) {
+            tile_dyn<Kern, R, TT - 1>(rr, tt, args...);
+            return;
+        }
+    }
+    Kern::template tile<R, TT>(args...);
 }
+
 template <class Q>
-void tile_dyn(int rr, int tt, const std::byte* w0, size_t rb, const ActQuad* xp, size_t ldp,
-              size_t c0, size_t c1, float* y, size_t ldy, bool acc) {
-    switch (rr) {
-        case 1:
-            tile_tt<Q, 1>(tt, w0, rb, xp, ldp, c0, c1, y, ldy, acc);
-            break;
-        case 2:
-            tile_tt<Q, 2>(tt, w0, rb, xp, ldp, c0, c1, y, ldy, acc);
-            break;
-        case 3:
-            tile_tt<Q, 3>(tt, w0, rb, xp, ldp, c0, c1, y, ldy, acc);
-            break;
-        default:
-            tile_tt<Q, kTileRows>(tt, w0, rb, xp, ldp, c0, c1, y, ldy, acc);
-            break;
+struct QuadKern {
+    template <int R, int TT>
+    static void tile(const std::byte* w0, size_t rb, const ActQuad* xp, size_t ldp, size_t c0,
+                     size_t c1, float* y, size_t ldy, bool acc) {
+        tile_quads<Q, R, TT>(w0, rb, xp, ldp, c0, c1, y, ldy, acc);
     }
-}
-static_assert(kTileRows == 4 && kTileTok == 3, "tile_dyn enumerates these sizes");
+};
 
-constexpr size_t kRegionTok = 16;    // tokens of one prepared activation region ...
-constexpr size_t kRegionCols = 128;  // ... x 32-blocks (32 quads): 128 KiB of ActQuads
+constexpr int kTileRows = 4;       // register tile: rows ...
+constexpr int kTileTok = 3;        // ... x tokens: 12 accumulators + 12 weight registers of 32 zmm
+constexpr size_t kRegionTok = 15;  // tokens of one prepared activation region (5 tiles) ...
+constexpr size_t kRegionCols = 128;  // ... x 32-blocks (32 quads): 120 KiB of ActQuads
 constexpr size_t kRegionRows = 48;   // weight rows per cache block (their slice stays in L2)
+
+thread_local std::vector<ActQuad> act_quads;  // kRegionTok x kRegionCols / 4
 
 // Token regions x column regions (activations prepared once per region) x row blocks x token
 // tiles x row tiles.
@@ -323,7 +331,7 @@ template <class Q>
 void matmul_quads(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     const size_t nb = a.n / kQBlock, ldy = w.rows;
     constexpr size_t kLdp = kRegionCols / 4;
-    static thread_local ActQuad xp[kRegionTok * kLdp];  // 128 KiB: too large for the stack
+    ActQuad* xp = scratch(act_quads, kRegionTok * kLdp);
     for (size_t t0 = 0; t0 < a.T; t0 += kRegionTok) {
         const size_t t1 = min_size(a.T, t0 + kRegionTok);
         for (size_t c0 = 0; c0 < nb; c0 += kRegionCols) {
@@ -339,8 +347,9 @@ void matmul_quads(const TensorView& w, const ActBatch& a, float* y, size_t r0, s
                     const int tt = static_cast<int>(min_size(kTileTok, t1 - t));
                     for (size_t r = rb; r < rb1; r += kTileRows) {
                         const int rr = static_cast<int>(min_size(kTileRows, rb1 - r));
-                        tile_dyn<Q>(rr, tt, row_ptr(w, r), w.row_bytes, xp + (t - t0) * kLdp, kLdp,
-                                    c0, c1, y + t * ldy + r, ldy, accumulate);
+                        tile_dyn<QuadKern<Q>, kTileRows, kTileTok>(
+                                rr, tt, row_ptr(w, r), w.row_bytes, xp + (t - t0) * kLdp, kLdp, c0,
+                                c1, y + t * ldy + r, ldy, accumulate);
                     }
                 }
             }
@@ -395,6 +404,116 @@ void rows_f16_t1(const std::byte* w0, size_t row_bytes, const float* x, size_t n
         y[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
+// ---- f16 prefill (T > 1) --------------------------------------------------------------------
+//
+// Packed like a BLAS: for each cache block of rows x columns the f16 weights are converted to f32
+// once (zero-padded to a multiple of 16 columns) into a scratch panel that stays in L2, and
+// reused by every token of the block, so the register tiles are pure FMAs on zmm (R rows x TT
+// tokens: per 16 columns R + TT loads and R * TT FMAs, no conversion).
+
+constexpr int kF16TileRows = 4;         // register tile: rows ...
+constexpr int kF16TileTok = 6;          // ... x tokens: 24 accumulators
+constexpr size_t kF16BlockTok = 120;    // tokens per cache block
+constexpr size_t kF16BlockCols = 4096;  // columns per cache block (multiple of 16)
+constexpr size_t kF16BlockRows = 8;     // rows per cache block: a 96 KiB f32 panel
+
+// Tile over columns [0, kc) of R packed rows (row r at wp + r * ldw, zero-padded to ldw, a
+// multiple of 16) and TT tokens (token t at x + t * ldx, only kc values read).
+template <int R, int TT>
+void tile_packed(const float* wp, size_t ldw, const float* x, size_t ldx, size_t kc, float* y,
+                 size_t ldy, bool accumulate) {
+    __m512 acc[R][TT];
+    for (int r = 0; r < R; ++r) {
+        for (int t = 0; t < TT; ++t)
+            acc[r][t] = _mm512_setzero_ps();
+    }
+    // Both operands are zero-padded to a multiple of 16 columns.
+    for (size_t k = 0; k < kc; k += 16) {
+        __m512 wv[R];
+        for (int r = 0; r < R; ++r)
+            wv[r] = _mm512_loadu_ps(wp + r * ldw + k);
+        for (int t = 0; t < TT; ++t) {
+            const __m512 xv = _mm512_loadu_ps(x + t * ldx + k);
+            for (int r = 0; r < R; ++r)
+                acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
+    }
+    // Unrolled, so the accumulators never need a home in memory (GCC otherwise stores all of them
+    // on every iteration of the loop above).
+#pragma GCC unroll 8
+    for (int t = 0; t < TT; ++t) {
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            const float v = _mm512_reduce_add_ps(acc[r][t]);
+            float& out = y[t * ldy + r];
+            out = accumulate ? out + v : v;
+        }
+    }
+}
+
+struct PackedKern {
+    template <int R, int TT>
+    static void tile(const float* wp, size_t ldw, const float* x, size_t ldx, size_t kc, float* y,
+                     size_t ldy, bool acc) {
+        tile_packed<R, TT>(wp, ldw, x, ldx, kc, y, ldy, acc);
+    }
+};
+
+// Row r of an f16 weight, columns [k0, k0 + kc), as f32 at out[0, ldw) (zeros past kc).
+inline void pack_f16_row(const std::byte* row, size_t k0, size_t kc, float* out, size_t ldw) {
+    const auto* src = reinterpret_cast<const uint16_t*>(row) + k0;
+    for (size_t k = 0; k < ldw; k += 16) {
+        const size_t m = kc > k ? min_size(16, kc - k) : 0;
+        const __mmask16 mask = static_cast<__mmask16>((1u << m) - 1);
+        _mm512_storeu_ps(out + k, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, src + k)));
+    }
+}
+
+thread_local std::vector<float> f16_panel, f16_tokens;
+
+// Copies x[0, kc) to out[0, ld) as f32, zero-padded.
+inline void pack_f32_row(const float* x, size_t kc, float* out, size_t ld) {
+    for (size_t k = 0; k < ld; k += 16) {
+        const size_t m = kc > k ? min_size(16, kc - k) : 0;
+        _mm512_storeu_ps(out + k,
+                         _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << m) - 1), x + k));
+    }
+}
+
+void matmul_f16_packed(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    // Both packed operands have a row stride of a multiple of 16 floats plus 16, never a multiple
+    // of 4 KiB: rows at such strides share L1 sets, and 6 tokens + 4 rows would overflow 8 ways.
+    constexpr size_t kLd = kF16BlockCols + 16;
+    float* panel = scratch(f16_panel, kF16BlockRows * kLd);  // 129 KiB
+    float* xs = scratch(f16_tokens, kF16BlockTok * kLd);     // 1.9 MiB, streamed from L2/L3
+    const size_t ldy = w.rows;
+    for (size_t t0 = 0; t0 < a.T; t0 += kF16BlockTok) {
+        const size_t t1 = min_size(a.T, t0 + kF16BlockTok);
+        for (size_t k0 = 0; k0 < a.n; k0 += kF16BlockCols) {
+            const size_t kc = min_size(a.n - k0, kF16BlockCols);
+            const size_t ld = (kc + 15) / 16 * 16 + 16;
+            const bool accumulate = k0 > 0;
+            for (size_t t = t0; t < t1; ++t)
+                pack_f32_row(a.x + t * a.n + k0, kc, xs + (t - t0) * ld, ld);
+            for (size_t rb = r0; rb < r1; rb += kF16BlockRows) {
+                const size_t rb1 = min_size(r1, rb + kF16BlockRows);
+                for (size_t r = rb; r < rb1; ++r)
+                    pack_f16_row(row_ptr(w, r), k0, kc, panel + (r - rb) * ld, ld);
+                for (size_t t = t0; t < t1; t += kF16TileTok) {
+                    const int tt = static_cast<int>(min_size(kF16TileTok, t1 - t));
+                    for (size_t r = rb; r < rb1; r += kF16TileRows) {
+                        const int rr = static_cast<int>(min_size(kF16TileRows, rb1 - r));
+                        tile_dyn<PackedKern, kF16TileRows, kF16TileTok>(
+                                rr, tt, static_cast<const float*>(panel + (r - rb) * ld), ld,
+                                static_cast<const float*>(xs + (t - t0) * ld), ld, kc,
+                                y + t * ldy + r, ldy, accumulate);
+                    }
+                }
+            }
+        }
+    }
+}
+
 void matmul_f16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     size_t r = r0;
     for (; r + 4 <= r1; r += 4)
@@ -415,13 +534,14 @@ void matmul_avx512(const TensorView& w, const ActBatch& a, float* y, size_t r0,
         case DType::kF16:
             if (a.T == 1) {
                 matmul_f16_t1(w, a, y, r0, r1);
-                return;
+            } else {
+                matmul_f16_packed(w, a, y, r0, r1);
             }
-            break;
+            return;
         default:
             break;
     }
-    avx2_kernels().matmul(w, a, y, r0, r1);  // float prefill, f32 and bf16
+    avx2_kernels().matmul(w, a, y, r0, r1);  // f32 and bf16
 }
 
 }  // namespace

@@ -247,8 +247,10 @@ TEST_P(SimdMatmul, AwkwardShapesMatchReference) {
             for (size_t T : kTokens)
                 check_matmul(*k, type, 9, 2, 9, kb * kQBlock, T, rng);
         }
-        // Crosses every cache block of the prefill path: 64 tokens, 48 rows, 32 q-blocks.
+        // Crosses every cache block of the prefill paths: avx2 64 tokens, 48 rows, 32 q-blocks;
+        // avx512 15 tokens, 48 rows, 128 q-blocks.
         check_matmul(*k, type, 103, 3, 102, 127 * kQBlock, 70, rng);
+        check_matmul(*k, type, 11, 1, 10, 130 * kQBlock, 17, rng);
         check_matmul(*k, type, 5, 1, 4, 40 * kQBlock, 1, rng);
     } else {
         for (size_t n : awkward_sizes()) {
@@ -259,6 +261,7 @@ TEST_P(SimdMatmul, AwkwardShapesMatchReference) {
             }
         }
         check_matmul(*k, type, 103, 3, 102, 1100, 70, rng);  // every cache block, with a tail
+        check_matmul(*k, type, 11, 1, 10, 4100, 125, rng);   // avx512 f16: 120 tokens x 4096
         check_matmul(*k, type, 9, 0, 9, 4097, 1, rng);
     }
 }
