@@ -319,9 +319,9 @@ struct QuadKern {
 
 constexpr int kTileRows = 4;       // register tile: rows ...
 constexpr int kTileTok = 3;        // ... x tokens: 12 accumulators + 12 weight registers of 32 zmm
-constexpr size_t kRegionTok = 15;  // tokens of one prepared activation region (5 tiles) ...
-constexpr size_t kRegionCols = 128;  // ... x 32-blocks (32 quads): 120 KiB of ActQuads
-constexpr size_t kRegionRows = 48;   // weight rows per cache block (their slice stays in L2)
+constexpr size_t kRegionTok = 60;  // tokens of one prepared activation region (20 tiles) ...
+constexpr size_t kRegionCols = 128;  // ... x 32-blocks (32 quads): 480 KiB of ActQuads
+constexpr size_t kRegionRows = 16;   // weight rows per cache block
 
 thread_local std::vector<ActQuad> act_quads;  // kRegionTok x kRegionCols / 4
 
