@@ -1,6 +1,7 @@
 // The compute kernels behind one table of function pointers. The reference table (plain loops,
 // src/kernels/kernels_ref.cpp) is the spec and is always built; ISA tables (AVX2, NEON) start as
-// a copy of it and override what they implement, so partial coverage is safe.
+// a copy of it and override what they implement, so partial coverage is safe (AVX-512 starts as
+// a copy of AVX2 the same way).
 //
 // Every kernel is pure, single-threaded and noexcept: shapes are validated by the model layer,
 // which also splits rows across threads. Pointers need only float alignment.
@@ -42,7 +43,7 @@ struct ActBatch {
 };
 
 struct KernelTable {
-    std::string_view name;  // "ref", "avx2", "neon"
+    std::string_view name;  // "ref", "avx2", "avx512", "neon"
 
     // y[t * w.rows + r] = dot(W row r, x row t) for r in [r0, r1), t in [0, a.T).
     // W: [rows, n] of any DType, a.n == w.cols. y: [T, w.rows]; only columns [r0, r1) are written.
@@ -95,7 +96,7 @@ const KernelTable& reference_kernels();
 std::span<const KernelTable* const> available_kernels();
 
 // The best available table, or the one named by the environment variable MISTRAL_KERNELS
-// ("ref", "avx2", "neon"). Throws Error(kInvalidArgument) if that name is unknown or not
+// ("ref", "avx2", "avx512", "neon"). Throws Error(kInvalidArgument) if that name is unknown or not
 // available here. Call once at the top (CLI, tests) and pass the table down.
 const KernelTable& select_kernels();
 

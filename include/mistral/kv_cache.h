@@ -16,7 +16,8 @@ namespace mistral {
 
 class KvCache {
 public:
-    // Throws Error(kInvalidArgument) if kv_type is not f32/f16 or capacity < 1.
+    // Throws Error(kInvalidArgument) if kv_type is not f32/f16, capacity < 1, or keys and values
+    // together would need more than the machine's physical memory.
     KvCache(const ModelConfig& cfg, DType kv_type, int64_t capacity);
     KvCache(KvCache&&) noexcept = default;
     KvCache& operator=(KvCache&&) noexcept = default;

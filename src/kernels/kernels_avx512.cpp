@@ -6,13 +6,13 @@
 //    int8 products are summed by vpdpbusd (u8 x s8 -> int32, four products per lane) straight
 //    into exact int32 partial sums, one per lane, and each lane is scaled with one FMA by its
 //    block's rounded scale product (the kernels.h contract, as in the AVX2 pairs).
-//  - f16 decode (T = 1) on zmm with an L2 prefetch one row group ahead.
+//  - f16 decode (T = 1) on zmm; f16 prefill on f32 panels packed once per cache block.
 //
 // Decode streams four rows at a time, so the hardware sees four interleaved short streams (a q4_0
 // row of Mistral's 4096 columns is 2304 bytes) and does not ramp up on them; a software prefetch
 // of the same spot of the next row group fixes that. It goes to L2 (_MM_HINT_T1): prefetches into
 // L1 hold the core's few L1 miss buffers and cut a single core's streaming rate about in half here
-// (docs/BENCHMARKS.md, "decode prefetch").
+// (docs/ARCHITECTURE.md, "Software prefetch goes to L2").
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -249,9 +249,9 @@ void rows_quads_t1(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, s
 // ---- prefill (T > 1) -----------------------------------------------------------------------
 //
 // Register tiles of R rows x TT tokens: each weight quad is unpacked once per tile and used for
-// TT tokens; the activation quads of a region of tokens x columns are prepared once per call (on
-// the stack) and read as memory operands. Per quad, row and token: 2 vpdpbusd, a convert, a
-// multiply and an FMA for four blocks.
+// TT tokens; the activation quads of a region of tokens x columns are prepared once per call (in
+// per-thread scratch) and read as memory operands. Per quad, row and token: 2 vpdpbusd, a convert,
+// a multiply and an FMA for four blocks.
 
 template <class Q, int R, int TT>
 void tile_quads(const std::byte* w0, size_t row_bytes, const ActQuad* xp, size_t ldp, size_t c0,

@@ -1,9 +1,32 @@
+#include <cstdio>
 #include <string>
 
 #include <mistral/error.h>
 #include <mistral/kv_cache.h>
+#include <unistd.h>
 
 namespace mistral {
+
+namespace {
+
+// Physical memory of this machine in bytes, or SIZE_MAX if the system does not say.
+size_t physical_memory() {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return SIZE_MAX;
+    size_t bytes = 0;
+    if (__builtin_mul_overflow(static_cast<size_t>(pages), static_cast<size_t>(page), &bytes))
+        return SIZE_MAX;
+    return bytes;
+}
+
+std::string gib(double bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+    return buf;
+}
+
+}  // namespace
 
 KvCache::KvCache(const ModelConfig& cfg, DType kv_type, int64_t capacity)
     : type_(kv_type),
@@ -20,7 +43,23 @@ KvCache::KvCache(const ModelConfig& cfg, DType kv_type, int64_t capacity)
                     "KV cache capacity must be >= 1, got " + std::to_string(capacity));
     }
     row_bytes_ = bytes_for(kv_type, kv_dim_);
-    const size_t total = n_layers_ * static_cast<size_t>(capacity_) * row_bytes_;
+    // The buffers are mapped lazily, so the kernel would accept any size here and the process
+    // would meet the OOM killer once the context fills it: refuse what this machine cannot hold
+    // (the capacity comes from the user: --ctx, --depth, full attention).
+    size_t total = 0, both = 0;
+    const bool overflow =
+            __builtin_mul_overflow(n_layers_, static_cast<size_t>(capacity_), &total) ||
+            __builtin_mul_overflow(total, row_bytes_, &total) ||
+            __builtin_mul_overflow(total, size_t{2}, &both);
+    const size_t ram = physical_memory();
+    if (overflow || both > ram) {
+        throw Error(Errc::kInvalidArgument,
+                    "a KV cache of " + std::to_string(capacity) + " positions needs " +
+                            (overflow ? std::string("more than 16 EiB")
+                                      : gib(static_cast<double>(both))) +
+                            ", more than this machine's " + gib(static_cast<double>(ram)) +
+                            " of memory (use a shorter context or --kv-type f16)");
+    }
     k_ = Buffer(total);
     v_ = Buffer(total);
 }

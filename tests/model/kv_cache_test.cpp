@@ -1,4 +1,6 @@
+#include <cstdint>
 #include <cstring>
+#include <string>
 
 #include <gtest/gtest.h>
 #include <mistral/error.h>
@@ -62,6 +64,23 @@ TEST(KvCache, RejectsBadTypeAndCapacity) {
         EXPECT_EQ(e.code(), Errc::kInvalidArgument);
     }
     EXPECT_THROW(KvCache(cfg, DType::kF32, 0), Error);
+}
+
+// A capacity the machine cannot hold is refused when the cache is made, with the sizes in the
+// message, instead of being mapped lazily and killed by the OOM killer once the context grows.
+TEST(KvCache, RefusesMoreThanPhysicalMemory) {
+    const ModelConfig cfg = tiny_config(4, 2, 16, 4);  // kv_dim 32: 256 bytes per f32 row
+    for (const int64_t capacity : {int64_t{1} << 40, INT64_MAX}) {  // 512 TiB; size overflow
+        try {
+            KvCache c(cfg, DType::kF32, capacity);
+            FAIL() << "capacity " << capacity << " accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), Errc::kInvalidArgument);
+            EXPECT_NE(std::string(e.what()).find("memory"), std::string::npos) << e.what();
+        }
+    }
+    KvCache ok(cfg, DType::kF32, 1 << 16);  // 32 MiB: fine
+    EXPECT_EQ(ok.capacity(), 1 << 16);
 }
 
 }  // namespace
