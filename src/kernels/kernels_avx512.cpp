@@ -62,6 +62,23 @@ inline __m512i load_upto(const std::byte* p, size_t off, size_t avail) {
     return _mm512_maskz_loadu_epi8(k, p + off);
 }
 
+// y[t * ldy + r] (+)= the sum of acc[r][t]'s lanes. Fully unrolled and inlined, so the tile's
+// accumulators never need a home in memory (with a loop here GCC stores all of them on every
+// iteration of the tile's main loop).
+template <int R, int TT>
+__attribute__((always_inline)) inline void store_tile(const __m512 (&acc)[R][TT], float* y,
+                                                      size_t ldy, bool accumulate) {
+#pragma GCC unroll 8
+    for (int t = 0; t < TT; ++t) {
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            const float v = _mm512_reduce_add_ps(acc[r][t]);
+            float& out = y[t * ldy + r];
+            out = accumulate ? out + v : v;
+        }
+    }
+}
+
 // ---- quads of blocks ---------------------------------------------------------------------------
 //
 // A quad is four consecutive 32-blocks k = 0..3: `lo` holds values 0..15 of block k in bytes
@@ -275,17 +292,7 @@ void tile_quads(const std::byte* w0, size_t row_bytes, const ActQuad* xp, size_t
                 acc[r][t] = quad_fma(w[r], x, acc[r][t]);
         }
     }
-    // Unrolled, so the accumulators never need a home in memory (GCC otherwise stores all of them
-    // on every iteration of the loop above).
-#pragma GCC unroll 8
-    for (int t = 0; t < TT; ++t) {
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-            const float v = _mm512_reduce_add_ps(acc[r][t]);
-            float& out = y[t * ldy + r];
-            out = accumulate ? out + v : v;
-        }
-    }
+    store_tile<R, TT>(acc, y, ldy, accumulate);
 }
 
 // One register tile of runtime size rr x tt (1 <= rr <= R, 1 <= tt <= TT) of a tile kernel:
@@ -438,17 +445,7 @@ void tile_packed(const float* wp, size_t ldw, const float* x, size_t ldx, size_t
                 acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
         }
     }
-    // Unrolled, so the accumulators never need a home in memory (GCC otherwise stores all of them
-    // on every iteration of the loop above).
-#pragma GCC unroll 8
-    for (int t = 0; t < TT; ++t) {
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-            const float v = _mm512_reduce_add_ps(acc[r][t]);
-            float& out = y[t * ldy + r];
-            out = accumulate ? out + v : v;
-        }
-    }
+    store_tile<R, TT>(acc, y, ldy, accumulate);
 }
 
 struct PackedKern {
