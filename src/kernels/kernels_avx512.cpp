@@ -6,7 +6,8 @@
 //    int8 products are summed by vpdpbusd (u8 x s8 -> int32, four products per lane) straight
 //    into exact int32 partial sums, one per lane, and each lane is scaled with one FMA by its
 //    block's rounded scale product (the kernels.h contract, as in the AVX2 pairs).
-//  - f16 decode (T = 1) on zmm; f16 prefill on f32 panels packed once per cache block.
+//  - f16 decode (T = 1) on zmm; f16 prefill on f32 panels packed once per cache block, and for
+//    long batches as BLAS-style outer products on transposed packed slivers.
 //
 // Decode streams four rows at a time, so the hardware sees four interleaved short streams (a q4_0
 // row of Mistral's 4096 columns is 2304 bytes) and does not ramp up on them; a software prefetch
@@ -511,6 +512,208 @@ void matmul_f16_packed(const TensorView& w, const ActBatch& a, float* y, size_t 
     }
 }
 
+// ---- f16 prefill, long batches: outer products ---------------------------------------------
+//
+// The tiles above keep 16 partial sums per output and reduce them at the end, so both operands
+// stream from L2 (10 zmm loads per 24 FMAs). For long batches (T >= kOuterMinTok) the BLAS
+// formulation is faster: 32 rows x 12 tokens of outputs, each zmm accumulator holding 16 rows of
+// one token, updated per column k by a zmm of 16 rows' weights times one broadcast activation
+// (2 loads + 12 broadcasts per 24 FMAs, no reduction). That needs the weights transposed: each
+// cache block of rows x columns is packed once per call into "slivers" of 32 rows, column-major
+// ([k][32] f32), and the activations into panels of 12 tokens ([k][12]); the token panel of a
+// sliver stays in L1 while the slivers stream from L2. The transposition costs about what the
+// reductions saved at T = 128, so short batches keep the tiles above.
+
+constexpr size_t kOuterRows = 32;      // rows per sliver (two zmm)
+constexpr int kOuterTok = 12;          // tokens per panel: 24 accumulators
+constexpr size_t kOuterCols = 768;     // columns per cache block
+constexpr size_t kOuterBlock = 128;    // rows per cache block: a 384 KiB packed block
+constexpr size_t kOuterMaxTok = 1024;  // tokens per pass (bounds the token panels: 3 MiB)
+constexpr size_t kOuterMinTok = 192;   // below this the packing does not pay
+
+// In place: r[i] lane j <- r[j] lane i (a 16 x 16 transpose, four shuffle stages).
+__attribute__((always_inline)) inline void transpose16(__m512 (&r)[16]) {
+    __m512 t[16], u[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {  // pairs of rows interleaved per 2 columns
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {  // u[4i + j], 128-bit lane L: rows 4i..4i+3 of column 4L + j
+        const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
+        const __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
+        u[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {  // gather the four 128-bit lanes of each column
+        const __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
+        const __m512 v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+        const __m512 w0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+        const __m512 w1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+        r[j] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
+        r[4 + j] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+        r[12 + j] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
+    }
+}
+
+inline __mmask16 mask_first(size_t m) {  // the first min(m, 16) lanes
+    return m >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << m) - 1);
+}
+
+// out[k * 32 + i] = float(row i of w0, column k0 + k) for k < round16(kc), i < 32; zeros for
+// rows i >= nrows and columns k >= kc.
+void pack_sliver(const std::byte* w0, size_t row_bytes, size_t nrows, size_t k0, size_t kc,
+                 float* out) {
+    for (size_t k = 0; k < kc; k += 16) {
+        const __mmask16 m = mask_first(kc - k);
+#pragma GCC unroll 2
+        for (size_t h = 0; h < 2; ++h) {
+            __m512 r[16];
+#pragma GCC unroll 16
+            for (size_t i = 0; i < 16; ++i) {
+                const size_t row = 16 * h + i;
+                const auto* src = reinterpret_cast<const uint16_t*>(w0 + row * row_bytes) + k0;
+                r[i] = row < nrows ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, src + k))
+                                   : _mm512_setzero_ps();
+            }
+            transpose16(r);
+#pragma GCC unroll 16
+            for (size_t i = 0; i < 16; ++i)
+                _mm512_store_ps(out + (k + i) * kOuterRows + 16 * h, r[i]);
+        }
+    }
+}
+
+// out[k * 12 + t] = x[t * ldx + k0 + k] for k < round16(kc), t < 12; zeros for t >= ntok and
+// k >= kc.
+void pack_token_panel(const float* x, size_t ldx, size_t ntok, size_t k0, size_t kc, float* out) {
+    constexpr __mmask16 kLanes = (1u << kOuterTok) - 1;
+    for (size_t k = 0; k < kc; k += 16) {
+        const __mmask16 m = mask_first(kc - k);
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (size_t t = 0; t < 16; ++t)
+            r[t] = t < ntok && t < kOuterTok ? _mm512_maskz_loadu_ps(m, x + t * ldx + k0 + k)
+                                             : _mm512_setzero_ps();
+        transpose16(r);
+#pragma GCC unroll 16
+        for (size_t i = 0; i < 16; ++i)
+            _mm512_mask_storeu_ps(out + (k + i) * kOuterTok, kLanes, r[i]);
+    }
+}
+
+// y[t * ldy + i] (+)= sum_k wp[k * 32 + i] * xp[k * 12 + t] for t < TT and the rows i whose
+// lanes are set in (m0, m1).
+template <int TT>
+void tile_outer(const float* wp, const float* xp, size_t kc, float* y, size_t ldy, __mmask16 m0,
+                __mmask16 m1, bool accumulate) {
+    __m512 lo[TT], hi[TT];
+#pragma GCC unroll 16
+    for (int t = 0; t < TT; ++t) {
+        lo[t] = _mm512_setzero_ps();
+        hi[t] = _mm512_setzero_ps();
+        _mm_prefetch(reinterpret_cast<const char*>(y + t * ldy), _MM_HINT_T0);  // for the end
+        _mm_prefetch(reinterpret_cast<const char*>(y + t * ldy + 16), _MM_HINT_T0);
+    }
+    for (size_t k = 0; k < kc; ++k) {
+        const __m512 w0 = _mm512_load_ps(wp + k * kOuterRows);
+        const __m512 w1 = _mm512_load_ps(wp + k * kOuterRows + 16);
+#pragma GCC unroll 16
+        for (int t = 0; t < TT; ++t) {
+            const __m512 xb = _mm512_set1_ps(xp[k * kOuterTok + t]);
+            lo[t] = _mm512_fmadd_ps(w0, xb, lo[t]);
+            hi[t] = _mm512_fmadd_ps(w1, xb, hi[t]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < TT; ++t) {
+        float* out = y + t * ldy;
+        if (accumulate) {
+            lo[t] = _mm512_add_ps(lo[t], _mm512_maskz_loadu_ps(m0, out));
+            hi[t] = _mm512_add_ps(hi[t], _mm512_maskz_loadu_ps(m1, out + 16));
+        }
+        _mm512_mask_storeu_ps(out, m0, lo[t]);
+        _mm512_mask_storeu_ps(out + 16, m1, hi[t]);
+    }
+}
+
+struct OuterKern {
+    template <int R, int TT>
+    static void tile(const float* wp, const float* xp, size_t kc, float* y, size_t ldy,
+                     __mmask16 m0, __mmask16 m1, bool acc) {
+        static_assert(R == 1);
+        tile_outer<TT>(wp, xp, kc, y, ldy, m0, m1, acc);
+    }
+};
+
+thread_local std::vector<float> outer_block, outer_tokens;
+
+// Passes of <= kOuterMaxTok tokens x column blocks (token panels packed) x row blocks (slivers
+// packed; the next block's weights prefetched into L2 meanwhile) x token panels x slivers.
+void matmul_f16_outer(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    constexpr size_t kColsPad = (kOuterCols + 15) / 16 * 16;
+    constexpr size_t kPanels = (kOuterMaxTok + kOuterTok - 1) / kOuterTok;
+    // 64-byte aligned: the slivers are read with aligned loads.
+    float* block = scratch(outer_block, kOuterBlock * kColsPad + 16);
+    block += (64 - reinterpret_cast<uintptr_t>(block) % 64) % 64 / sizeof(float);
+    float* panels = scratch(outer_tokens, kPanels * kOuterTok * kColsPad);
+    const size_t ldy = w.rows;
+    for (size_t t0 = 0; t0 < a.T; t0 += kOuterMaxTok) {
+        const size_t nt = min_size(a.T - t0, kOuterMaxTok);
+        const size_t np = (nt + kOuterTok - 1) / kOuterTok;
+        for (size_t k0 = 0; k0 < a.n; k0 += kOuterCols) {
+            const size_t kc = min_size(a.n - k0, kOuterCols), kp = (kc + 15) / 16 * 16;
+            for (size_t p = 0; p < np; ++p) {
+                const size_t t = t0 + p * kOuterTok;
+                pack_token_panel(a.x + t * a.n, a.n, min_size(kOuterTok, a.T - t), k0, kc,
+                                 panels + p * kOuterTok * kp);
+            }
+            for (size_t rb = r0; rb < r1; rb += kOuterBlock) {
+                const size_t rb1 = min_size(r1, rb + kOuterBlock);
+                for (size_t s = rb; s < rb1; s += kOuterRows)
+                    pack_sliver(row_ptr(w, s), w.row_bytes, min_size(kOuterRows, rb1 - s), k0, kc,
+                                block + (s - rb) * kp);
+                // The block packed next (rows of this column block, else the next column
+                // block's first rows), prefetched into L2 a share per token panel: packing
+                // reads 32 rows at a time, too many streams for the hardware prefetcher.
+                size_t nr0 = rb1, nk0 = k0;
+                if (nr0 >= r1) {
+                    nr0 = r0;
+                    nk0 = k0 + kOuterCols;
+                }
+                const size_t nr1 = min_size(r1, nr0 + kOuterBlock);
+                const size_t nbytes = nk0 < a.n ? 2 * min_size(kOuterCols, a.n - nk0) : 0;
+                const size_t lines_per_row = (nbytes + 63) / 64;
+                const size_t lines = (nr1 - nr0) * lines_per_row;
+                const size_t per_panel = (lines + np - 1) / np;
+                size_t line = 0;
+                for (size_t p = 0; p < np; ++p) {
+                    for (const size_t end = min_size(lines, line + per_panel); line < end; ++line) {
+                        const std::byte* src = row_ptr(w, nr0 + line / lines_per_row) + 2 * nk0 +
+                                               64 * (line % lines_per_row);
+                        _mm_prefetch(reinterpret_cast<const char*>(src), _MM_HINT_T1);
+                    }
+                    const size_t t = t0 + p * kOuterTok;
+                    const int tt = static_cast<int>(min_size(kOuterTok, a.T - t));
+                    for (size_t s = rb; s < rb1; s += kOuterRows) {
+                        const size_t rows = min_size(kOuterRows, rb1 - s);
+                        tile_dyn<OuterKern, 1, kOuterTok>(
+                                1, tt, static_cast<const float*>(block + (s - rb) * kp),
+                                static_cast<const float*>(panels + p * kOuterTok * kp), kc,
+                                y + t * ldy + s, ldy, mask_first(rows),
+                                mask_first(rows > 16 ? rows - 16 : 0), k0 > 0);
+                    }
+                }
+            }
+        }
+    }
+}
+
 void matmul_f16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     size_t r = r0;
     for (; r + 4 <= r1; r += 4)
@@ -531,6 +734,8 @@ void matmul_avx512(const TensorView& w, const ActBatch& a, float* y, size_t r0,
         case DType::kF16:
             if (a.T == 1) {
                 matmul_f16_t1(w, a, y, r0, r1);
+            } else if (a.T >= kOuterMinTok) {
+                matmul_f16_outer(w, a, y, r0, r1);
             } else {
                 matmul_f16_packed(w, a, y, r0, r1);
             }

@@ -262,6 +262,9 @@ TEST_P(SimdMatmul, AwkwardShapesMatchReference) {
         }
         check_matmul(*k, type, 103, 3, 102, 1100, 70, rng);  // every cache block, with a tail
         check_matmul(*k, type, 11, 1, 10, 4100, 125, rng);   // avx512 f16: 120 tokens x 4096
+        // avx512 f16 outer products (T >= 192): two 128-row blocks ending in a part sliver, a
+        // 768-column block and a tail that is not a multiple of 16, 16 token panels and a part one.
+        check_matmul(*k, type, 150, 5, 141, 1000, 200, rng);
         check_matmul(*k, type, 9, 0, 9, 4097, 1, rng);
     }
 }
