@@ -254,10 +254,8 @@ std::span<const float> run_forward(const Model& model, const KernelTable& k, Thr
         // Now that every query has read the old contents, commit this batch to the cache.
         for (size_t t = T - keep; t < T; ++t) {
             const int64_t pos = pos0 + static_cast<int64_t>(t);
-            std::memcpy(cache.key(l, pos), st.k_new.data() + t * cache.row_bytes(),
-                        cache.row_bytes());
-            std::memcpy(cache.value(l, pos), st.v_new.data() + t * cache.row_bytes(),
-                        cache.row_bytes());
+            cache.store_rows(l, pos, st.k_new.data() + t * cache.row_bytes(),
+                             st.v_new.data() + t * cache.row_bytes());
         }
         const ActBatch oa = prepare(c, att, T, q_dim, {&L.wo});
         matmul(c, L.wo, oa, xn);  // [T, dim]

@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include <mistral/error.h>
@@ -33,7 +34,9 @@ KvCache::KvCache(const ModelConfig& cfg, DType kv_type, int64_t capacity)
       capacity_(capacity),
       kv_dim_(static_cast<size_t>(cfg.kv_dim())),
       n_layers_(static_cast<size_t>(cfg.n_layers)),
-      row_bytes_(0) {
+      n_kv_heads_(static_cast<size_t>(cfg.n_kv_heads)),
+      row_bytes_(0),
+      head_bytes_(0) {
     if (kv_type != DType::kF32 && kv_type != DType::kF16) {
         throw Error(Errc::kInvalidArgument,
                     "KV cache type must be f32 or f16, not " + std::string(dtype_name(kv_type)));
@@ -43,6 +46,7 @@ KvCache::KvCache(const ModelConfig& cfg, DType kv_type, int64_t capacity)
                     "KV cache capacity must be >= 1, got " + std::to_string(capacity));
     }
     row_bytes_ = bytes_for(kv_type, kv_dim_);
+    head_bytes_ = bytes_for(kv_type, kv_dim_ / n_kv_heads_);  // kv_dim = n_kv_heads * head_dim
     // The buffers are mapped lazily, so the kernel would accept any size here and the process
     // would meet the OOM killer once the context fills it: refuse what this machine cannot hold
     // (the capacity comes from the user: --ctx, --depth, full attention).
@@ -65,8 +69,19 @@ KvCache::KvCache(const ModelConfig& cfg, DType kv_type, int64_t capacity)
 }
 
 void KvCache::store(size_t layer, int64_t pos, const float* k, const float* v) noexcept {
-    row_from_f32(type_, k, key(layer, pos), kv_dim_);
-    row_from_f32(type_, v, value(layer, pos), kv_dim_);
+    const size_t head_dim = kv_dim_ / n_kv_heads_;
+    for (size_t h = 0; h < n_kv_heads_; ++h) {
+        row_from_f32(type_, k + h * head_dim, key(layer, h, pos), head_dim);
+        row_from_f32(type_, v + h * head_dim, value(layer, h, pos), head_dim);
+    }
+}
+
+void KvCache::store_rows(size_t layer, int64_t pos, const std::byte* k,
+                         const std::byte* v) noexcept {
+    for (size_t h = 0; h < n_kv_heads_; ++h) {
+        std::memcpy(key(layer, h, pos), k + h * head_bytes_, head_bytes_);
+        std::memcpy(value(layer, h, pos), v + h * head_bytes_, head_bytes_);
+    }
 }
 
 }  // namespace mistral

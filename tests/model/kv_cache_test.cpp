@@ -1,6 +1,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <mistral/error.h>
@@ -28,18 +29,54 @@ TEST(KvCache, SlotsWrapAndOverwriteThePositionOneWindowBack) {
         c.store(1, pos, k.data(), v.data());
         EXPECT_EQ(c.bytes(), 2u * 2u * 4u * 32u * 4u);  // constant
     }
-    // Positions 8..11 are present; position 9 (slot 1) replaced 5 and 1.
-    float got[32];
-    std::memcpy(got, c.key(1, 9), sizeof got);
+    // Positions 8..11 are present; position 9 (slot 1) replaced 5 and 1. Head 0 holds values
+    // 0..15 of the row, head 1 values 16..31.
+    float got[16];
+    std::memcpy(got, c.key(1, 0, 9), sizeof got);
     EXPECT_EQ(got[0], 900.0f);
-    EXPECT_EQ(got[31], 931.0f);
-    std::memcpy(got, c.value(1, 5), sizeof got);  // same slot as 9
-    EXPECT_EQ(got[2], -902.0f);
+    EXPECT_EQ(got[15], 915.0f);
+    std::memcpy(got, c.key(1, 1, 9), sizeof got);
+    EXPECT_EQ(got[0], 916.0f);
+    EXPECT_EQ(got[15], 931.0f);
+    std::memcpy(got, c.value(1, 1, 5), sizeof got);  // same slot as 9
+    EXPECT_EQ(got[2], -918.0f);
     // layer 0 untouched (zero-initialised)
-    std::memcpy(got, c.key(0, 9), sizeof got);
+    std::memcpy(got, c.key(0, 0, 9), sizeof got);
     EXPECT_EQ(got[0], 0.0f);
-    EXPECT_NE(c.key(0, 1), c.key(1, 1));
-    EXPECT_NE(c.key(1, 1), c.value(1, 1));
+    EXPECT_NE(c.key(0, 0, 1), c.key(1, 0, 1));
+    EXPECT_NE(c.key(1, 0, 1), c.value(1, 0, 1));
+    EXPECT_NE(c.key(1, 0, 1), c.key(1, 1, 1));
+}
+
+TEST(KvCache, RowsOfOneHeadAreContiguousUpToTheWrap) {
+    // Attention reads a head's keys as runs of rows head_bytes() apart.
+    const ModelConfig cfg = tiny_config(4, 2, 16, 4);  // 2 KV heads of 16, 2 layers
+    KvCache c(cfg, DType::kF32, 4);
+    EXPECT_EQ(c.head_bytes(), 16u * 4u);
+    EXPECT_EQ(c.row_bytes(), 32u * 4u);
+    for (size_t layer = 0; layer < 2; ++layer) {
+        for (size_t h = 0; h < 2; ++h) {
+            for (int64_t pos = 4; pos < 7; ++pos) {  // slots 0..2 -> 1..3
+                EXPECT_EQ(c.key(layer, h, pos + 1) - c.key(layer, h, pos),
+                          static_cast<ptrdiff_t>(c.head_bytes()));
+                EXPECT_EQ(c.value(layer, h, pos + 1) - c.value(layer, h, pos),
+                          static_cast<ptrdiff_t>(c.head_bytes()));
+            }
+        }
+    }
+    // store_rows takes rows as the forward pass holds them: [kv_dim], heads in order.
+    std::vector<float> k(32), v(32);
+    for (size_t i = 0; i < 32; ++i) {
+        k[i] = static_cast<float>(i);
+        v[i] = 100.0f + static_cast<float>(i);
+    }
+    c.store_rows(0, 6, reinterpret_cast<const std::byte*>(k.data()),
+                 reinterpret_cast<const std::byte*>(v.data()));
+    float got[16];
+    std::memcpy(got, c.key(0, 1, 6), sizeof got);
+    EXPECT_EQ(got[0], 16.0f);
+    std::memcpy(got, c.value(0, 0, 2), sizeof got);  // slot 2 as well
+    EXPECT_EQ(got[15], 115.0f);
 }
 
 TEST(KvCache, F16StoresRoundedHalves) {
@@ -49,10 +86,10 @@ TEST(KvCache, F16StoresRoundedHalves) {
     EXPECT_EQ(c.bytes(), 2u * 3u * 32u);
     std::vector<float> k(16, 1.0f / 3.0f), v(16, 65504.0f);
     c.store(0, 7, k.data(), v.data());
-    const auto* kh = reinterpret_cast<const uint16_t*>(c.key(0, 7));
-    const auto* vh = reinterpret_cast<const uint16_t*>(c.value(0, 1));  // slot 1 too
-    EXPECT_EQ(kh[5], 0x3555);                                           // 1/3 in binary16
-    EXPECT_EQ(vh[0], 0x7bff);                                           // max finite half
+    const auto* kh = reinterpret_cast<const uint16_t*>(c.key(0, 0, 7));
+    const auto* vh = reinterpret_cast<const uint16_t*>(c.value(0, 0, 1));  // slot 1 too
+    EXPECT_EQ(kh[5], 0x3555);                                              // 1/3 in binary16
+    EXPECT_EQ(vh[0], 0x7bff);                                              // max finite half
 }
 
 TEST(KvCache, RejectsBadTypeAndCapacity) {
