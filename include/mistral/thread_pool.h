@@ -18,15 +18,11 @@ public:
 
     size_t size() const;
 
-    // Calls fn(begin, end, thread) over [0, n) and returns when all calls are done; `thread` <
-    // size() identifies the calling thread (calls with the same value never overlap).
-    // grain == 0: at most size() contiguous chunks, one per thread (the static split).
-    // grain > 0: chunks of `grain` items (the last may be shorter) claimed one at a time by
-    // whichever thread is free, so a thread slowed down (by the host, by memory) takes fewer.
+    // Splits [0, n) into at most size() contiguous chunks and calls fn(begin, end, thread) for
+    // each non-empty one, `thread` < size() distinct per chunk; returns when all are done.
     // Not reentrant: one parallel_for at a time per pool; fn must not throw.
     void parallel_for(size_t n,
-                      const std::function<void(size_t begin, size_t end, size_t thread)>& fn,
-                      size_t grain = 0);
+                      const std::function<void(size_t begin, size_t end, size_t thread)>& fn);
 
 private:
     struct Impl;

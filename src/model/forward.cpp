@@ -21,17 +21,15 @@ size_t sz(int64_t v) {
     return static_cast<size_t>(v);
 }
 
-// Runs fn over [0, n) on the pool (in chunks of `grain` if not zero, ThreadPool::parallel_for),
-// or inline when there is none. Callers pass lambdas that capture one pointer, so std::function
-// stores them inline: no allocation in forward().
-void par(ThreadPool* pool, size_t n, const std::function<void(size_t, size_t, size_t)>& fn,
-         size_t grain = 0) {
+// Runs fn over [0, n) on the pool, or inline when there is none. Callers pass lambdas that
+// capture one pointer, so std::function stores them inline: no allocation in forward().
+void par(ThreadPool* pool, size_t n, const std::function<void(size_t, size_t, size_t)>& fn) {
     if (pool == nullptr || pool->size() == 1) {
         if (n > 0)
             fn(0, n, 0);
         return;
     }
-    pool->parallel_for(n, fn, grain);
+    pool->parallel_for(n, fn);
 }
 
 struct Ctx {
@@ -63,16 +61,6 @@ ActBatch prepare(Ctx& c, const float* x, size_t T, size_t n,
     return a;
 }
 
-// Decode (one token) hands out rows in chunks to whichever thread is free: every weight byte is
-// streamed once per token, and a static half each leaves one thread waiting whenever the host
-// gives the other less memory bandwidth (a few percent of a token, measured). Multiple of the
-// kernels' 4-row groups. Prefill keeps the static split: its kernels pack activations per call.
-constexpr size_t kDecodeRowGrain = 64;
-
-size_t row_grain(const ActBatch& a) {
-    return a.T == 1 ? kDecodeRowGrain : 0;
-}
-
 // y[T, w.rows] = a . W^T, rows split across threads.
 void matmul(Ctx& c, const TensorView& w, const ActBatch& a, float* y) {
     struct Job {
@@ -81,10 +69,8 @@ void matmul(Ctx& c, const TensorView& w, const ActBatch& a, float* y) {
         const ActBatch* a;
         float* y;
     } job{&c.k, &w, &a, y};
-    par(
-            c.pool, w.rows,
-            [p = &job](size_t r0, size_t r1, size_t) { p->k->matmul(*p->w, *p->a, p->y, r0, r1); },
-            row_grain(a));
+    par(c.pool, w.rows,
+        [p = &job](size_t r0, size_t r1, size_t) { p->k->matmul(*p->w, *p->a, p->y, r0, r1); });
 }
 
 // Several products of the same activations as one parallel loop over their stacked rows (one
@@ -103,19 +89,16 @@ void matmul_stacked(Ctx& c, std::initializer_list<std::pair<const TensorView*, f
         job.outs[job.n++] = o;
         total += o.first->rows;
     }
-    par(
-            c.pool, total,
-            [p = &job](size_t b, size_t e, size_t) {
-                size_t base = 0;
-                for (size_t i = 0; i < p->n; ++i) {
-                    const TensorView& w = *p->outs[i].first;
-                    const size_t r0 = std::max(b, base), r1 = std::min(e, base + w.rows);
-                    if (r0 < r1)
-                        p->k->matmul(w, *p->a, p->outs[i].second, r0 - base, r1 - base);
-                    base += w.rows;
-                }
-            },
-            row_grain(a));
+    par(c.pool, total, [p = &job](size_t b, size_t e, size_t) {
+        size_t base = 0;
+        for (size_t i = 0; i < p->n; ++i) {
+            const TensorView& w = *p->outs[i].first;
+            const size_t r0 = std::max(b, base), r1 = std::min(e, base + w.rows);
+            if (r0 < r1)
+                p->k->matmul(w, *p->a, p->outs[i].second, r0 - base, r1 - base);
+            base += w.rows;
+        }
+    });
 }
 
 void rmsnorm_rows(Ctx& c, float* out, const float* x, const TensorView& gain, size_t T, size_t dim,

@@ -1,6 +1,5 @@
 // ThreadPool: persistent workers started per parallel_for by a generation counter; the caller
-// runs its own share (chunk 0, or claimed chunks) itself, then waits for a countdown of the
-// others (the barrier).
+// runs chunk 0 itself, then waits for a countdown of the others (the barrier).
 //
 // Spin, then sleep. Decoding a token issues a few hundred parallel_fors with only microseconds
 // of serial work between them, while waking a thread blocked in the kernel (futex) costs tens
@@ -43,28 +42,15 @@ struct ThreadPool::Impl {
     std::condition_variable work_cv;  // sleeping workers wait for a new generation (or stop)
     const std::function<void(size_t, size_t, size_t)>* fn = nullptr;
     size_t n = 0;                         // items of the current job
-    size_t grain = 0;                     // 0: static split; else the size of claimed chunks
-    std::atomic<size_t> next{0};          // first unclaimed item (grain > 0)
     std::atomic<uint64_t> generation{0};  // bumped (after fn and n are set) to start a job
     std::atomic<size_t> pending{0};       // worker chunks of the current job not yet finished
     std::atomic<size_t> sleepers{0};      // workers blocked (or about to block) on work_cv
     std::atomic<bool> stop{false};
 
-    // Thread `i`'s share of the current job: its static chunk of [0, n) (n_threads nearly equal
-    // contiguous ranges), or grain-sized chunks claimed until none is left.
-    void run(size_t i) {
-        if (grain == 0) {
-            const size_t b = n * i / n_threads, e = n * (i + 1) / n_threads;
-            if (b < e)
-                (*fn)(b, e, i);
-            return;
-        }
-        for (;;) {
-            const size_t b = next.fetch_add(grain, std::memory_order_relaxed);
-            if (b >= n)
-                return;
-            (*fn)(b, n - b < grain ? n : b + grain, i);
-        }
+    // Chunk `i` of [0, n) split into n_threads nearly equal contiguous ranges.
+    void range(size_t i, size_t* begin, size_t* end) const {
+        *begin = n * i / n_threads;
+        *end = n * (i + 1) / n_threads;
     }
 
     // Returns once generation != seen, or stop is set.
@@ -93,7 +79,10 @@ struct ThreadPool::Impl {
             if (stop.load(std::memory_order_acquire))
                 return;
             seen = generation.load(std::memory_order_acquire);
-            run(index);
+            size_t b = 0, e = 0;
+            range(index, &b, &e);
+            if (b < e)
+                (*fn)(b, e, index);
             pending.fetch_sub(1, std::memory_order_acq_rel);
         }
     }
@@ -120,28 +109,27 @@ size_t ThreadPool::size() const {
     return impl_->n_threads;
 }
 
-void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t, size_t)>& fn,
-                              size_t grain) {
+void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t, size_t)>& fn) {
     if (n == 0)
         return;
     Impl& p = *impl_;
-    if (p.n_threads == 1 || n == 1 || grain >= n) {
-        for (size_t b = 0; b < n; b += grain == 0 ? n : grain)  // inline, same chunks
-            fn(b, grain == 0 || n - b < grain ? n : b + grain, 0);
+    if (p.n_threads == 1 || n == 1) {
+        fn(0, n, 0);
         return;
     }
     MISTRAL_CHECK(p.pending.load(std::memory_order_acquire) == 0, "parallel_for is not reentrant");
     p.fn = &fn;
     p.n = n;
-    p.grain = grain;
-    p.next.store(0, std::memory_order_relaxed);
     p.pending.store(p.n_threads - 1, std::memory_order_relaxed);
     p.generation.fetch_add(1, std::memory_order_seq_cst);  // publishes fn, n and pending
     if (p.sleepers.load(std::memory_order_seq_cst) > 0) {
         std::lock_guard<std::mutex> lock(p.mu);
         p.work_cv.notify_all();
     }
-    p.run(0);
+    size_t b = 0, e = 0;
+    p.range(0, &b, &e);
+    if (b < e)
+        fn(b, e, 0);
     for (int i = 0; p.pending.load(std::memory_order_acquire) != 0; ++i) {
         if (i < kSpinRounds)
             cpu_relax();
