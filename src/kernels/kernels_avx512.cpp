@@ -457,26 +457,31 @@ struct PackedKern {
     }
 };
 
-// Row r of an f16 weight, columns [k0, k0 + kc), as f32 at out[0, ldw) (zeros past kc).
-inline void pack_f16_row(const std::byte* row, size_t k0, size_t kc, float* out, size_t ldw) {
-    const auto* src = reinterpret_cast<const uint16_t*>(row) + k0;
-    for (size_t k = 0; k < ldw; k += 16) {
-        const size_t m = kc > k ? min_size(16, kc - k) : 0;
-        const __mmask16 mask = static_cast<__mmask16>((1u << m) - 1);
-        _mm512_storeu_ps(out + k, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, src + k)));
+// Sources of the packing routines: 16 values (the first lanes of mask m) at p as f32, zeros in
+// the other lanes; masked loads read nothing past the last value.
+struct F16Values {
+    using E = uint16_t;
+    static __m512 load(__mmask16 m, const E* p) {
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
     }
+};
+struct F32Values {
+    using E = float;
+    static __m512 load(__mmask16 m, const E* p) { return _mm512_maskz_loadu_ps(m, p); }
+};
+
+inline __mmask16 mask_first(size_t m) {  // the first min(m, 16) lanes
+    return m >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << m) - 1);
+}
+
+// src[0, kc) as f32 at out[0, ld) (zeros past kc; ld a multiple of 16).
+template <class S>
+void pack_row(const typename S::E* src, size_t kc, float* out, size_t ld) {
+    for (size_t k = 0; k < ld; k += 16)
+        _mm512_storeu_ps(out + k, S::load(mask_first(kc > k ? kc - k : 0), src + k));
 }
 
 thread_local std::vector<float> f16_panel, f16_tokens;
-
-// Copies x[0, kc) to out[0, ld) as f32, zero-padded.
-inline void pack_f32_row(const float* x, size_t kc, float* out, size_t ld) {
-    for (size_t k = 0; k < ld; k += 16) {
-        const size_t m = kc > k ? min_size(16, kc - k) : 0;
-        _mm512_storeu_ps(out + k,
-                         _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << m) - 1), x + k));
-    }
-}
 
 void matmul_f16_packed(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     // Both packed operands have a row stride of a multiple of 16 floats plus 16, never a multiple
@@ -492,11 +497,12 @@ void matmul_f16_packed(const TensorView& w, const ActBatch& a, float* y, size_t 
             const size_t ld = (kc + 15) / 16 * 16 + 16;
             const bool accumulate = k0 > 0;
             for (size_t t = t0; t < t1; ++t)
-                pack_f32_row(a.x + t * a.n + k0, kc, xs + (t - t0) * ld, ld);
+                pack_row<F32Values>(a.x + t * a.n + k0, kc, xs + (t - t0) * ld, ld);
             for (size_t rb = r0; rb < r1; rb += kF16BlockRows) {
                 const size_t rb1 = min_size(r1, rb + kF16BlockRows);
                 for (size_t r = rb; r < rb1; ++r)
-                    pack_f16_row(row_ptr(w, r), k0, kc, panel + (r - rb) * ld, ld);
+                    pack_row<F16Values>(reinterpret_cast<const uint16_t*>(row_ptr(w, r)) + k0, kc,
+                                        panel + (r - rb) * ld, ld);
                 for (size_t t = t0; t < t1; t += kF16TileTok) {
                     const int tt = static_cast<int>(min_size(kF16TileTok, t1 - t));
                     for (size_t r = rb; r < rb1; r += kF16TileRows) {
@@ -561,49 +567,28 @@ __attribute__((always_inline)) inline void transpose16(__m512 (&r)[16]) {
     }
 }
 
-inline __mmask16 mask_first(size_t m) {  // the first min(m, 16) lanes
-    return m >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << m) - 1);
-}
-
-// out[k * 32 + i] = float(row i of w0, column k0 + k) for k < round16(kc), i < 32; zeros for
-// rows i >= nrows and columns k >= kc.
-void pack_sliver(const std::byte* w0, size_t row_bytes, size_t nrows, size_t k0, size_t kc,
-                 float* out) {
+// Transposed packing: out[k * L + i] = src row i, column k (row i at src + i * ld elements), for
+// k < round16(kc) and i < L; zeros for rows i >= nrows and columns k >= kc. Rows go 16 at a
+// time through a 16 x 16 transpose. L = 32: a weight sliver; L = 12: a token panel.
+template <class S, size_t L>
+void pack_transposed(const typename S::E* src, size_t ld, size_t nrows, size_t kc, float* out) {
     for (size_t k = 0; k < kc; k += 16) {
         const __mmask16 m = mask_first(kc - k);
 #pragma GCC unroll 2
-        for (size_t h = 0; h < 2; ++h) {
+        for (size_t h = 0; h < L; h += 16) {
             __m512 r[16];
 #pragma GCC unroll 16
             for (size_t i = 0; i < 16; ++i) {
-                const size_t row = 16 * h + i;
-                const auto* src = reinterpret_cast<const uint16_t*>(w0 + row * row_bytes) + k0;
-                r[i] = row < nrows ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, src + k))
-                                   : _mm512_setzero_ps();
+                const size_t row = h + i;
+                r[i] = row < nrows && row < L ? S::load(m, src + row * ld + k)
+                                              : _mm512_setzero_ps();
             }
             transpose16(r);
+            const __mmask16 lanes = mask_first(L - h);
 #pragma GCC unroll 16
             for (size_t i = 0; i < 16; ++i)
-                _mm512_store_ps(out + (k + i) * kOuterRows + 16 * h, r[i]);
+                _mm512_mask_storeu_ps(out + (k + i) * L + h, lanes, r[i]);
         }
-    }
-}
-
-// out[k * 12 + t] = x[t * ldx + k0 + k] for k < round16(kc), t < 12; zeros for t >= ntok and
-// k >= kc.
-void pack_token_panel(const float* x, size_t ldx, size_t ntok, size_t k0, size_t kc, float* out) {
-    constexpr __mmask16 kLanes = (1u << kOuterTok) - 1;
-    for (size_t k = 0; k < kc; k += 16) {
-        const __mmask16 m = mask_first(kc - k);
-        __m512 r[16];
-#pragma GCC unroll 16
-        for (size_t t = 0; t < 16; ++t)
-            r[t] = t < ntok && t < kOuterTok ? _mm512_maskz_loadu_ps(m, x + t * ldx + k0 + k)
-                                             : _mm512_setzero_ps();
-        transpose16(r);
-#pragma GCC unroll 16
-        for (size_t i = 0; i < 16; ++i)
-            _mm512_mask_storeu_ps(out + (k + i) * kOuterTok, kLanes, r[i]);
     }
 }
 
@@ -670,14 +655,17 @@ void matmul_f16_outer(const TensorView& w, const ActBatch& a, float* y, size_t r
             const size_t kc = min_size(a.n - k0, kOuterCols), kp = (kc + 15) / 16 * 16;
             for (size_t p = 0; p < np; ++p) {
                 const size_t t = t0 + p * kOuterTok;
-                pack_token_panel(a.x + t * a.n, a.n, min_size(kOuterTok, a.T - t), k0, kc,
-                                 panels + p * kOuterTok * kp);
+                pack_transposed<F32Values, kOuterTok>(a.x + t * a.n + k0, a.n,
+                                                      min_size(kOuterTok, a.T - t), kc,
+                                                      panels + p * kOuterTok * kp);
             }
             for (size_t rb = r0; rb < r1; rb += kOuterBlock) {
                 const size_t rb1 = min_size(r1, rb + kOuterBlock);
                 for (size_t s = rb; s < rb1; s += kOuterRows)
-                    pack_sliver(row_ptr(w, s), w.row_bytes, min_size(kOuterRows, rb1 - s), k0, kc,
-                                block + (s - rb) * kp);
+                    pack_transposed<F16Values, kOuterRows>(
+                            reinterpret_cast<const uint16_t*>(row_ptr(w, s)) + k0,
+                            w.row_bytes / sizeof(uint16_t), min_size(kOuterRows, rb1 - s), kc,
+                            block + (s - rb) * kp);
                 // The block packed next (rows of this column block, else the next column
                 // block's first rows), prefetched into L2 a share per token panel: packing
                 // reads 32 rows at a time, too many streams for the hardware prefetcher.
