@@ -656,10 +656,12 @@ void axpy_kv_avx2(float a, const void* v, DType kv, float* out, size_t n) noexce
 // rows (rows ascending, one FMA per row and element) and stored once: the rows are re-read per
 // slice, from cache, instead of reloading and storing `out` for every row.
 
-// Rows may be head_dim values inside rows of the whole kv_dim (a 4 KiB stride for f32 and
-// Mistral's 8 x 128): the hardware prefetcher sees short runs with jumps, so the rows needed a
-// little later are requested explicitly, whole, into L2 (into L1 they would hold the core's few
-// miss buffers, as in the decode matmuls: depth-4096 q4_0 tg 4.3-4.7 -> 4.85-4.93 t/s).
+// Cached rows are contiguous (the cache is head-major), but a batch's own rows are head_dim
+// values inside rows of the whole kv_dim (a 4 KiB stride for f32 and Mistral's 8 x 128), where
+// the hardware prefetcher sees short runs with jumps: the rows needed a little later are
+// requested explicitly, whole, into L2 (into L1 they would hold the core's few miss buffers, as
+// in the decode matmuls; on the earlier position-major cache, q4_0 tg at depth 4096 went from
+// 4.3-4.7 to 4.85-4.93 t/s in two interleaved pairs of runs).
 inline void prefetch_row(const std::byte* row, size_t bytes) {
     for (size_t b = 0; b < bytes; b += 64)
         _mm_prefetch(reinterpret_cast<const char*>(row + b), _MM_HINT_T1);
