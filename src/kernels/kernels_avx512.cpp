@@ -63,6 +63,10 @@ inline __m512i load_upto(const std::byte* p, size_t off, size_t avail) {
     return _mm512_maskz_loadu_epi8(k, p + off);
 }
 
+inline __mmask16 mask_first(size_t m) {  // the first min(m, 16) lanes
+    return m >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << m) - 1);
+}
+
 // y[t * ldy + r] (+)= the sum of acc[r][t]'s lanes. Fully unrolled and inlined, so the tile's
 // accumulators never need a home in memory (with a loop here GCC stores all of them on every
 // iteration of the tile's main loop).
@@ -400,7 +404,7 @@ void rows_f16_t1(const std::byte* w0, size_t row_bytes, const float* x, size_t n
         }
     }
     if (k < n) {  // row tail (< 16 columns): masked loads read nothing past the row
-        const __mmask16 m = static_cast<__mmask16>((1u << (n - k)) - 1);
+        const __mmask16 m = mask_first(n - k);
         const __m512 xv = _mm512_maskz_loadu_ps(m, x + k);
         for (int r = 0; r < R; ++r) {
             const std::byte* p = w0 + r * row_bytes + 2 * k;
@@ -469,10 +473,6 @@ struct F32Values {
     using E = float;
     static __m512 load(__mmask16 m, const E* p) { return _mm512_maskz_loadu_ps(m, p); }
 };
-
-inline __mmask16 mask_first(size_t m) {  // the first min(m, 16) lanes
-    return m >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << m) - 1);
-}
 
 // src[0, kc) as f32 at out[0, ld) (zeros past kc; ld a multiple of 16).
 template <class S>

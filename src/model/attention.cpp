@@ -13,8 +13,8 @@ void attention(const KernelTable& k, const AttentionArgs& a, size_t begin, size_
     const size_t group = a.n_heads / a.n_kv_heads;
     const size_t q_dim = a.n_heads * a.head_dim;
     const DType kv_type = a.cache->type();
-    const size_t row_bytes = a.cache->row_bytes();             // a batch row: [kv_dim]
-    const size_t head_bytes = bytes_for(kv_type, a.head_dim);  // one head (a cached row)
+    const size_t row_bytes = a.cache->row_bytes();    // a batch row: [kv_dim]
+    const size_t head_bytes = a.cache->head_bytes();  // one head (a cached row)
     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(a.head_dim)));
     float* scores = a.scores + thread * group * a.max_keys;  // [group, max_keys]
 
