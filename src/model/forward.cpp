@@ -61,6 +61,11 @@ ActBatch prepare(Ctx& c, const float* x, size_t T, size_t n,
     return a;
 }
 
+// Rows [r0, a.T) of a batch, as a batch of their own.
+ActBatch rows_of(const ActBatch& a, size_t r0) {
+    return {a.x + r0 * a.n, a.xq != nullptr ? a.xq + r0 * (a.n / kQBlock) : nullptr, a.T - r0, a.n};
+}
+
 // y[T, w.rows] = a . W^T, rows split across threads.
 void matmul(Ctx& c, const TensorView& w, const ActBatch& a, float* y) {
     struct Job {
@@ -211,14 +216,25 @@ std::span<const float> run_forward(const Model& model, const KernelTable& k, Thr
 
     for (size_t l = 0; l < w.layers.size(); ++l) {
         const LayerWeights& L = w.layers[l];
+        // In the last layer only the rows that get logits need queries, attention output and
+        // the FFN: every row's keys and values are still cached, but nothing reads the other
+        // rows' hidden state again. Rows [r0, T) go on past the key/value projections.
+        const size_t r0 = (l + 1 == w.layers.size() && !all_logits) ? T - 1 : 0;
+        const size_t R = T - r0;
         // ---- attention block ----
         rmsnorm_rows(c, xn, x, L.attention_norm, T, dim, cfg.norm_eps);
         const ActBatch xa = prepare(c, xn, T, dim, {&L.wq, &L.wk, &L.wv});
-        matmul_stacked(c, {{&L.wq, q}, {&L.wk, kk}, {&L.wv, vv}},
-                       xa);  // [T, q_dim], [T, kv_dim] x2
+        if (r0 == 0) {
+            matmul_stacked(c, {{&L.wq, q}, {&L.wk, kk}, {&L.wv, vv}},
+                           xa);  // [T, q_dim], [T, kv_dim] x2
+        } else {
+            matmul_stacked(c, {{&L.wk, kk}, {&L.wv, vv}}, xa);
+            matmul(c, L.wq, rows_of(xa, r0), q + r0 * q_dim);
+        }
         for (size_t t = 0; t < T; ++t) {
             // rotate at the absolute position; keys are cached rotated
-            k.rope(q + t * q_dim, aa.n_heads, head_dim, cos_sin + t * head_dim);
+            if (t >= r0)
+                k.rope(q + t * q_dim, aa.n_heads, head_dim, cos_sin + t * head_dim);
             k.rope(kk + t * kv_dim, aa.n_kv_heads, head_dim, cos_sin + t * head_dim);
             // the batch's keys/values in the cache type, so they round exactly as cached ones
             row_from_f32(cache.type(), kk + t * kv_dim, st.k_new.data() + t * cache.row_bytes(),
@@ -230,9 +246,10 @@ std::span<const float> run_forward(const Model& model, const KernelTable& k, Thr
         struct Job {
             const KernelTable* k;
             const AttentionArgs* a;
-        } job{&k, &aa};
-        par(pool, attention_items(aa), [p = &job](size_t b, size_t e, size_t thread) {
-            attention(*p->k, *p->a, b, e, thread);
+            size_t first;  // item of query row r0
+        } job{&k, &aa, r0 * aa.n_kv_heads};
+        par(pool, attention_items(aa) - job.first, [p = &job](size_t b, size_t e, size_t thread) {
+            attention(*p->k, *p->a, p->first + b, p->first + e, thread);
         });
         // Now that every query has read the old contents, commit this batch to the cache.
         for (size_t t = T - keep; t < T; ++t) {
@@ -240,19 +257,21 @@ std::span<const float> run_forward(const Model& model, const KernelTable& k, Thr
             cache.store_rows(l, pos, st.k_new.data() + t * cache.row_bytes(),
                              st.v_new.data() + t * cache.row_bytes());
         }
-        const ActBatch oa = prepare(c, att, T, q_dim, {&L.wo});
-        matmul(c, L.wo, oa, xn);  // [T, dim]
-        add_rows(x, xn, T * dim);
+        float* xr = x + r0 * dim;  // the rows that go on, [R, dim]
+        float* xnr = xn + r0 * dim;
+        const ActBatch oa = prepare(c, att + r0 * q_dim, R, q_dim, {&L.wo});
+        matmul(c, L.wo, oa, xnr);  // [R, dim]
+        add_rows(xr, xnr, R * dim);
 
         // ---- feed-forward block: w2(silu(w1 x) * w3 x) ----
-        rmsnorm_rows(c, xn, x, L.ffn_norm, T, dim, cfg.norm_eps);
-        const ActBatch fa = prepare(c, xn, T, dim, {&L.w1, &L.w3});
-        matmul_stacked(c, {{&L.w1, h1}, {&L.w3, h3}}, fa);  // [T, hidden] x2
-        for (size_t t = 0; t < T; ++t)
+        rmsnorm_rows(c, xnr, xr, L.ffn_norm, R, dim, cfg.norm_eps);
+        const ActBatch fa = prepare(c, xnr, R, dim, {&L.w1, &L.w3});
+        matmul_stacked(c, {{&L.w1, h1}, {&L.w3, h3}}, fa);  // [R, hidden] x2
+        for (size_t t = 0; t < R; ++t)
             k.swiglu(h1 + t * hidden, h3 + t * hidden, hidden);
-        const ActBatch da = prepare(c, h1, T, hidden, {&L.w2});
-        matmul(c, L.w2, da, xn);  // [T, dim]
-        add_rows(x, xn, T * dim);
+        const ActBatch da = prepare(c, h1, R, hidden, {&L.w2});
+        matmul(c, L.w2, da, xnr);  // [R, dim]
+        add_rows(xr, xnr, R * dim);
     }
 
     // Final norm and output projection, for every row or only the last one.

@@ -3,14 +3,14 @@
 // markdown table row per op: time per call, GB/s of weights streamed, GFLOP/s, and the
 // speed-up over the reference. Never run by ctest (STYLE.md rule 10).
 //
-//   bench_kernels [--table NAME] [--reps N] [--quick] [--threads 2]
+//   bench_kernels [--table NAME] [--reps N] [--quick] [--threads 2] [--matmul TYPE]
 //
 // The reference is far too slow for full prefill matmuls (T=512 over 32000 rows), so at T=512
 // it is timed on the first kRefRowsPrefill rows only and compared per FLOP; the ISA table always
 // runs the whole matrix. --threads 2 adds a row-split run with std::thread (the memory-bandwidth
 // ceiling of the machine at T=1; kernels themselves are single-threaded).
 // Single-threaded runs are timed in thread CPU time (CLOCK_THREAD_CPUTIME_ID), the threaded run
-// in wall time.
+// in wall time. --matmul TYPE (f16, q8_0, q4_0) times only the matmuls of that weight type.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -77,6 +77,7 @@ struct Options {
     int reps = 5;
     bool quick = false;
     int threads = 1;
+    std::string matmul_type;  // empty: every type, and the other ops
 };
 
 void print_header() {
@@ -147,6 +148,8 @@ void bench_matmul(const KernelTable& ref, const KernelTable& simd, const Options
     }
     Fill f;
     for (DType type : {DType::kF16, DType::kQ8_0, DType::kQ4_0}) {
+        if (!o.matmul_type.empty() && o.matmul_type != dtype_name(type))
+            continue;
         for (const Shape& s : shapes) {
             TensorView w;
             const Buffer wbuf = random_weight(type, s.rows, s.cols, f, w);
@@ -292,10 +295,16 @@ int main(int argc, char** argv) {
             o.threads = std::max(1, std::atoi(argv[++i]));
         } else if (a == "--quick") {
             o.quick = true;
+        } else if (a == "--matmul" && i + 1 < argc) {
+            o.matmul_type = argv[++i];
+            if (o.matmul_type != "f16" && o.matmul_type != "q8_0" && o.matmul_type != "q4_0") {
+                std::fprintf(stderr, "bench_kernels: --matmul takes f16, q8_0 or q4_0\n");
+                return 2;
+            }
         } else {
-            std::fprintf(
-                    stderr,
-                    "usage: bench_kernels [--table NAME] [--reps N] [--threads N] [--quick]\n");
+            std::fprintf(stderr,
+                         "usage: bench_kernels [--table NAME] [--reps N] [--threads N] [--quick] "
+                         "[--matmul TYPE]\n");
             return 2;
         }
     }
@@ -311,7 +320,8 @@ int main(int argc, char** argv) {
                     static_cast<int>(simd->name.size()), simd->name.data(), o.reps,
                     kRefRowsPrefill);
         print_header();
-        bench_ops(ref, *simd, o);
+        if (o.matmul_type.empty())
+            bench_ops(ref, *simd, o);
         bench_matmul(ref, *simd, o);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_kernels: %s\n", e.what());
