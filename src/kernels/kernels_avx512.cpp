@@ -536,6 +536,8 @@ constexpr size_t kOuterCols = 768;     // columns per cache block
 constexpr size_t kOuterBlock = 128;    // rows per cache block: a 384 KiB packed block
 constexpr size_t kOuterMaxTok = 1024;  // tokens per pass (bounds the token panels: 3 MiB)
 constexpr size_t kOuterMinTok = 192;   // below this the packing does not pay
+constexpr size_t kPrefetchPanels = 6;  // token panels (36 KiB each) that the next block's
+                                       // prefetch is spread over
 
 // In place: r[i] lane j <- r[j] lane i (a 16 x 16 transpose, four shuffle stages).
 __attribute__((always_inline)) inline void transpose16(__m512 (&r)[16]) {
@@ -668,7 +670,10 @@ void matmul_f16_outer(const TensorView& w, const ActBatch& a, float* y, size_t r
                             block + (s - rb) * kp);
                 // The block packed next (rows of this column block, else the next column
                 // block's first rows), prefetched into L2 a share per token panel: packing
-                // reads 32 rows at a time, too many streams for the hardware prefetcher.
+                // reads 32 rows at a time, too many streams for the hardware prefetcher. Only
+                // during the last kPrefetchPanels panels: every panel streams through L2 once per
+                // block (1.5 MiB at T = 512), and lines fetched earlier were evicted again before
+                // the packing reached them (the conversions waited on their loads).
                 size_t nr0 = rb1, nk0 = k0;
                 if (nr0 >= r1) {
                     nr0 = r0;
@@ -678,10 +683,12 @@ void matmul_f16_outer(const TensorView& w, const ActBatch& a, float* y, size_t r
                 const size_t nbytes = nk0 < a.n ? 2 * min_size(kOuterCols, a.n - nk0) : 0;
                 const size_t lines_per_row = (nbytes + 63) / 64;
                 const size_t lines = (nr1 - nr0) * lines_per_row;
-                const size_t per_panel = (lines + np - 1) / np;
+                const size_t p_first = np > kPrefetchPanels ? np - kPrefetchPanels : 0;
+                const size_t per_panel = (lines + (np - p_first) - 1) / (np - p_first);
                 size_t line = 0;
                 for (size_t p = 0; p < np; ++p) {
-                    for (const size_t end = min_size(lines, line + per_panel); line < end; ++line) {
+                    const size_t end = p < p_first ? 0 : min_size(lines, line + per_panel);
+                    for (; line < end; ++line) {
                         const std::byte* src = row_ptr(w, nr0 + line / lines_per_row) + 2 * nk0 +
                                                64 * (line % lines_per_row);
                         _mm_prefetch(reinterpret_cast<const char*>(src), _MM_HINT_T1);
