@@ -1,11 +1,13 @@
 // `mistral bench`: prompt-processing and generation throughput, printed like llama-bench
 // (a markdown table, or --json shaped like `llama-bench -o json`), plus bytes per generated
-// token, the effective bandwidth of generation and, with --membw, the machine's read bandwidth.
+// token, the effective bandwidth of generation and, with --membw, the machine's read bandwidth
+// and the read rate of the weights themselves.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <numeric>
 #include <sstream>
@@ -37,7 +39,9 @@ const std::vector<OptSpec> kBenchOpts = {
         {"--kv-type", "T", "KV cache type: f32 (default) or f16"},
         {"--attention", "MODE", "swa (default: the model's window) or full (ignore the window)"},
         {"--json", "", "print a JSON array like llama-bench -o json"},
-        {"--membw", "", "also measure the machine's read bandwidth (STREAM-like sum)"},
+        {"--membw", "",
+         "also measure the machine's read bandwidth (STREAM-like sum) and the rate at which the "
+         "weights alone can be read (the ceiling of tg)"},
         {"--mlock", "", "lock the model in RAM"},
         {"--quiet,-q", "", "no load summary"},
 };
@@ -110,6 +114,65 @@ double measure_read_bandwidth(size_t n_threads) {
         if (std::accumulate(sums.begin(), sums.end(), uint64_t{0}) != n)
             return 0;  // keeps the loop
         best = std::max(best, static_cast<double>(n * sizeof(uint64_t)) / secs / 1e9);
+    }
+    return best;
+}
+
+// The bytes generation streams (weight_bytes_per_token), read as fast as the machine allows:
+// n_threads threads each sum an equal share of those tensors' mapped bytes, best of 3. The same
+// pages, mapped the same way (file-backed, some 2 MiB folios, some 4 KiB) as during tg, so
+// weight bytes / this is the least time a generated token can take with this file as it is
+// cached now.
+double measure_weights_read_bandwidth(const Model& m, size_t n_threads) {
+    struct Piece {
+        const std::byte* p;
+        size_t n;
+    };
+    std::vector<Piece> pieces;
+    size_t total = 0;
+    for (const auto& t : m.file().tensors) {
+        const size_t n = t.name == "tok_embeddings.weight" ? t.view.row_bytes : t.view.nbytes();
+        pieces.push_back({t.view.data, n});
+        total += n;
+    }
+    // Thread i reads bytes [total * i / n, total * (i + 1) / n) of the concatenation.
+    auto run = [&](size_t t) {
+        const size_t b = total * t / n_threads, e = total * (t + 1) / n_threads;
+        uint64_t acc[8] = {};
+        size_t off = 0;
+        for (const Piece& pc : pieces) {
+            const size_t lo = std::max(b, off), hi = std::min(e, off + pc.n);
+            off += pc.n;
+            if (lo >= hi)
+                continue;
+            const std::byte* p = pc.p + (lo - (off - pc.n));
+            size_t i = 0, n = hi - lo;
+            for (; i + 64 <= n; i += 64) {
+                for (size_t k = 0; k < 8; ++k) {
+                    uint64_t w;
+                    std::memcpy(&w, p + i + 8 * k, sizeof w);
+                    acc[k] += w;
+                }
+            }
+            for (; i < n; ++i)
+                acc[0] += static_cast<uint64_t>(p[i]);
+        }
+        return std::accumulate(std::begin(acc), std::end(acc), uint64_t{0});
+    };
+    double best = 0;
+    volatile uint64_t sink = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+        std::vector<uint64_t> sums(n_threads, 0);
+        const auto t0 = std::chrono::steady_clock::now();
+        std::vector<std::thread> th;
+        for (size_t t = 0; t < n_threads; ++t)
+            th.emplace_back([&, t] { sums[t] = run(t); });
+        for (auto& t : th)
+            t.join();
+        const double secs =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        sink = sink + std::accumulate(sums.begin(), sums.end(), uint64_t{0});
+        best = std::max(best, static_cast<double>(total) / secs / 1e9);
     }
     return best;
 }
@@ -229,9 +292,11 @@ int cmd_bench(std::span<const std::string> argv) {
             kv_rows_per_token * 2.0 * static_cast<double>(cfg.n_layers * cfg.kv_dim()) * kv_elem;
     const size_t threads = lm.pool->size();
     const std::string type = std::string(dtype_name(lm.model->weights().layers.front().wq.type));
-    double membw = 0;
-    if (args.has("--membw"))
+    double membw = 0, weights_bw = 0;
+    if (args.has("--membw")) {
         membw = measure_read_bandwidth(threads);
+        weights_bw = measure_weights_read_bandwidth(*lm.model, threads);
+    }
 
     if (json) {
         Json arr = Json::array();
@@ -267,8 +332,10 @@ int cmd_bench(std::span<const std::string> argv) {
                 o.set("bytes_per_token", wbytes + kv_bytes);
                 o.set("effective_gbps", (wbytes + kv_bytes) * t.mean / 1e9);
             }
-            if (membw > 0)
+            if (membw > 0) {
                 o.set("read_bandwidth_gbps", membw);
+                o.set("weights_read_gbps", weights_bw);
+            }
             arr.push_back(std::move(o));
         }
         write_stdout(arr.dump(2) + "\n");
@@ -309,11 +376,19 @@ int cmd_bench(std::span<const std::string> argv) {
                           " = %.0f%% of the measured read bandwidth (%.2f GB/s, %zu threads)",
                           100.0 * (wbytes + kv_bytes) * ts / 1e9 / membw, membw, threads);
             o << line;
+            std::snprintf(line, sizeof line,
+                          "\ntg ceiling: reading the weights alone runs at %.2f GB/s here "
+                          "(%.2f t/s); tg reached %.0f%% of it",
+                          weights_bw, weights_bw * 1e9 / wbytes,
+                          100.0 * wbytes * ts / 1e9 / weights_bw);
+            o << line;
         }
         o << "\n";
     }
-    if (membw > 0 && n_gen == 0)
-        o << "\nread bandwidth: " << membw << " GB/s\n";
+    if (membw > 0 && n_gen == 0) {
+        o << "\nread bandwidth: " << membw << " GB/s; the weights alone: " << weights_bw
+          << " GB/s\n";
+    }
     o << "kv cache: " << session.kv_bytes() << " bytes resident\n";
     write_stdout(o.str());
     return 0;

@@ -72,6 +72,22 @@ TEST(BenchCli, DepthFillsAndFullAttention) {
                      per_key * ((200 + 2.5) - 64));
 }
 
+// --membw: the machine's read bandwidth and the read rate of the weights tg streams, in both
+// outputs (the table line names the tg ceiling they imply).
+TEST(BenchCli, MembwReportsMachineAndWeightsReadRates) {
+    const auto j = run(bench("-p 0 -n 2 -r 1 --membw --json"));
+    ASSERT_EQ(j.exit_code, 0) << j.err;
+    const Json arr = Json::parse(j.out);
+    const Json& tg = test_named(arr, "tg2");
+    EXPECT_GT(tg.at("read_bandwidth_gbps").as_double(), 0.0);
+    EXPECT_GT(tg.at("weights_read_gbps").as_double(), 0.0);
+    const auto t = run(bench("-p 0 -n 2 -r 1 --membw"));
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_NE(t.out.find("of the measured read bandwidth"), std::string::npos) << t.out;
+    EXPECT_NE(t.out.find("tg ceiling: reading the weights alone runs at"), std::string::npos)
+            << t.out;
+}
+
 TEST(BenchCli, BadOptionsAreUsageErrors) {
     for (const std::string bad : {"--depth-fill zeros", "--attention sparse", "-p -1", "-r 0"}) {
         const auto r = run(bench(bad));
