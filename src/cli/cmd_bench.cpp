@@ -74,7 +74,6 @@ double weight_bytes_per_token(const Model& m) {
     return b;
 }
 
-// Read bandwidth in GB/s: 2 threads summing a 1 GiB buffer (much larger than any L3), best of 3.
 // STREAM-like read bandwidth: n_threads threads each sum their share of a 1 GiB buffer (32x the
 // L3), best of 3. Integer sums (the compiler may vectorise them, unlike float sums) so the loop
 // is bound by memory and not by add latency; the buffer comes from Buffer (anonymous mmap with
