@@ -375,6 +375,8 @@ int cmd_bench(std::span<const std::string> argv) {
                           " = %.0f%% of the measured read bandwidth (%.2f GB/s, %zu threads)",
                           100.0 * (wbytes + kv_bytes) * ts / 1e9 / membw, membw, threads);
             o << line;
+        }
+        if (weights_bw > 0) {
             std::snprintf(line, sizeof line,
                           "\ntg ceiling: reading the weights alone runs at %.2f GB/s here "
                           "(%.2f t/s); tg reached %.0f%% of it",

@@ -672,8 +672,8 @@ void matmul_f16_outer(const TensorView& w, const ActBatch& a, float* y, size_t r
                 // block's first rows), prefetched into L2 a share per token panel: packing
                 // reads 32 rows at a time, too many streams for the hardware prefetcher. Only
                 // during the last kPrefetchPanels panels: every panel streams through L2 once per
-                // block (1.5 MiB at T = 512), and lines fetched earlier were evicted again before
-                // the packing reached them (the conversions waited on their loads).
+                // block (1.5 MiB at T = 512), which evicts lines fetched much earlier (packing's
+                // share of an f16 pp512 profile fell from 3.8% to 2.7% with this).
                 size_t nr0 = rb1, nk0 = k0;
                 if (nr0 >= r1) {
                     nr0 = r0;
