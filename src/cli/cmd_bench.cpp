@@ -64,26 +64,62 @@ Stats stats(const std::vector<double>& v) {
     return s;
 }
 
-// Bytes of weights streamed per generated token: every matrix once, but only one embedding row.
+// A run of mapped bytes that a read-rate measurement sums.
+struct ReadSpan {
+    const std::byte* p;
+    size_t n;
+};
+
+// What generation streams per token: every matrix once, but only one embedding row.
+std::vector<ReadSpan> weight_spans(const Model& m) {
+    std::vector<ReadSpan> spans;
+    for (const auto& t : m.file().tensors) {
+        spans.push_back({t.view.data,
+                         t.name == "tok_embeddings.weight" ? t.view.row_bytes : t.view.nbytes()});
+    }
+    return spans;
+}
+
 double weight_bytes_per_token(const Model& m) {
     double b = 0;
-    for (const auto& t : m.file().tensors) {
-        b += t.name == "tok_embeddings.weight" ? static_cast<double>(t.view.row_bytes)
-                                               : static_cast<double>(t.view.nbytes());
-    }
+    for (const ReadSpan& s : weight_spans(m))
+        b += static_cast<double>(s.n);
     return b;
 }
 
-// STREAM-like read bandwidth: n_threads threads each sum their share of a 1 GiB buffer (32x the
-// L3), best of 3. Integer sums (the compiler may vectorise them, unlike float sums) so the loop
-// is bound by memory and not by add latency; the buffer comes from Buffer (anonymous mmap with
-// transparent huge pages where allowed), as the model's own scratch does.
-double measure_read_bandwidth(size_t n_threads) {
-    const size_t n = (size_t{1} << 30) / sizeof(uint64_t);
-    Buffer mem(n * sizeof(uint64_t));
-    uint64_t* buf = mem.as<uint64_t>();
-    for (size_t i = 0; i < n; ++i)
-        buf[i] = 1;
+// Sum of the 64-bit words in bytes [b, e) of the spans laid end to end (a span's last < 64
+// bytes added one by one). Eight integer sums (the compiler may vectorise them, unlike float
+// sums) so the loop is bound by memory and not by add latency.
+uint64_t sum_words(const std::vector<ReadSpan>& spans, size_t b, size_t e) {
+    uint64_t acc[8] = {};
+    size_t off = 0;
+    for (const ReadSpan& sp : spans) {
+        const size_t lo = std::max(b, off), hi = std::min(e, off + sp.n);
+        const std::byte* p = sp.p + (lo - off);
+        off += sp.n;
+        if (lo >= hi)
+            continue;
+        size_t i = 0;
+        const size_t n = hi - lo;
+        for (; i + 64 <= n; i += 64) {
+            for (size_t k = 0; k < 8; ++k) {
+                uint64_t w;
+                std::memcpy(&w, p + i + 8 * k, sizeof w);
+                acc[k] += w;
+            }
+        }
+        for (; i < n; ++i)
+            acc[0] += static_cast<uint64_t>(p[i]);
+    }
+    return std::accumulate(std::begin(acc), std::end(acc), uint64_t{0});
+}
+
+// STREAM-like read rate in GB/s: n_threads threads each sum an equal share of the spans (cut at
+// multiples of 64 bytes), best of 3. *sum: the total of the last repetition.
+double best_read_rate(const std::vector<ReadSpan>& spans, size_t n_threads, uint64_t* sum) {
+    size_t total = 0;
+    for (const ReadSpan& sp : spans)
+        total += sp.n;
     double best = 0;
     for (int rep = 0; rep < 3; ++rep) {
         std::vector<uint64_t> sums(n_threads, 0);
@@ -91,89 +127,43 @@ double measure_read_bandwidth(size_t n_threads) {
         std::vector<std::thread> th;
         for (size_t t = 0; t < n_threads; ++t) {
             th.emplace_back([&, t] {
-                const size_t b = n * t / n_threads, e = n * (t + 1) / n_threads;
-                uint64_t acc[8] = {};
-                size_t i = b;
-                for (; i + 8 <= e; i += 8) {
-                    for (size_t k = 0; k < 8; ++k)
-                        acc[k] += buf[i + k];
-                }
-                for (; i < e; ++i)
-                    acc[0] += buf[i];
-                uint64_t s = 0;
-                for (uint64_t a : acc)
-                    s += a;
-                sums[t] = s;
+                const size_t b = total * t / n_threads / 64 * 64;
+                const size_t e = t + 1 == n_threads ? total : total * (t + 1) / n_threads / 64 * 64;
+                sums[t] = sum_words(spans, b, e);
             });
         }
         for (auto& t : th)
             t.join();
         const double secs =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (std::accumulate(sums.begin(), sums.end(), uint64_t{0}) != n)
-            return 0;  // keeps the loop
-        best = std::max(best, static_cast<double>(n * sizeof(uint64_t)) / secs / 1e9);
+        *sum = std::accumulate(sums.begin(), sums.end(), uint64_t{0});
+        best = std::max(best, static_cast<double>(total) / secs / 1e9);
     }
     return best;
 }
 
-// The bytes generation streams (weight_bytes_per_token), read as fast as the machine allows:
-// n_threads threads each sum an equal share of those tensors' mapped bytes, best of 3. The same
-// pages, mapped the same way (file-backed, some 2 MiB folios, some 4 KiB) as during tg, so
-// weight bytes / this is the least time a generated token can take with this file as it is
-// cached now.
+// The machine's read bandwidth: a 1 GiB buffer of ones (32x the L3) from Buffer (anonymous mmap
+// with transparent huge pages where allowed, as the model's own scratch).
+double measure_read_bandwidth(size_t n_threads) {
+    const size_t n = (size_t{1} << 30) / sizeof(uint64_t);
+    Buffer mem(n * sizeof(uint64_t));
+    uint64_t* buf = mem.as<uint64_t>();
+    for (size_t i = 0; i < n; ++i)
+        buf[i] = 1;
+    uint64_t sum = 0;
+    const double rate = best_read_rate({{mem.data(), n * sizeof(uint64_t)}}, n_threads, &sum);
+    return sum == n ? rate : 0;  // checking the sum keeps the loop
+}
+
+// The bytes generation streams, read as fast as the machine allows: the same pages, mapped the
+// same way (file-backed, some 2 MiB folios, some 4 KiB) as during tg, so weight bytes / this is
+// the least time a generated token can take with this file as it is cached now.
 double measure_weights_read_bandwidth(const Model& m, size_t n_threads) {
-    struct Piece {
-        const std::byte* p;
-        size_t n;
-    };
-    std::vector<Piece> pieces;
-    size_t total = 0;
-    for (const auto& t : m.file().tensors) {
-        const size_t n = t.name == "tok_embeddings.weight" ? t.view.row_bytes : t.view.nbytes();
-        pieces.push_back({t.view.data, n});
-        total += n;
-    }
-    // Thread i reads bytes [total * i / n, total * (i + 1) / n) of the concatenation.
-    auto run = [&](size_t t) {
-        const size_t b = total * t / n_threads, e = total * (t + 1) / n_threads;
-        uint64_t acc[8] = {};
-        size_t off = 0;
-        for (const Piece& pc : pieces) {
-            const size_t lo = std::max(b, off), hi = std::min(e, off + pc.n);
-            off += pc.n;
-            if (lo >= hi)
-                continue;
-            const std::byte* p = pc.p + (lo - (off - pc.n));
-            size_t i = 0, n = hi - lo;
-            for (; i + 64 <= n; i += 64) {
-                for (size_t k = 0; k < 8; ++k) {
-                    uint64_t w;
-                    std::memcpy(&w, p + i + 8 * k, sizeof w);
-                    acc[k] += w;
-                }
-            }
-            for (; i < n; ++i)
-                acc[0] += static_cast<uint64_t>(p[i]);
-        }
-        return std::accumulate(std::begin(acc), std::end(acc), uint64_t{0});
-    };
-    double best = 0;
-    volatile uint64_t sink = 0;
-    for (int rep = 0; rep < 3; ++rep) {
-        std::vector<uint64_t> sums(n_threads, 0);
-        const auto t0 = std::chrono::steady_clock::now();
-        std::vector<std::thread> th;
-        for (size_t t = 0; t < n_threads; ++t)
-            th.emplace_back([&, t] { sums[t] = run(t); });
-        for (auto& t : th)
-            t.join();
-        const double secs =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        sink = sink + std::accumulate(sums.begin(), sums.end(), uint64_t{0});
-        best = std::max(best, static_cast<double>(total) / secs / 1e9);
-    }
-    return best;
+    uint64_t sum = 0;
+    const double rate = best_read_rate(weight_spans(m), n_threads, &sum);
+    volatile uint64_t sink = sum;  // keeps the loop
+    (void)sink;
+    return rate;
 }
 
 std::string human_gib(double bytes) {
