@@ -320,13 +320,14 @@ TEST_P(SimdKv, DotAndAxpyMatchReference) {
 }
 
 // Grouped rows: group sizes around the 4-head register block, head_dim at and off the 8 and
-// 16 vector steps, row counts around the 2-row step, padded row stride and score stride.
+// 16 vector steps, row counts around the 2-row step and across the 32-row value blocks, padded
+// row stride and score stride.
 TEST_P(SimdKv, RowsMatchReference) {
     const auto [k, kv] = GetParam();
     Rng rng(91 + static_cast<uint64_t>(kv));
     for (size_t group : {1, 3, 4, 5, 8}) {
         for (size_t hd : {6, 8, 16, 24, 40, 128}) {
-            for (size_t n : {1, 2, 3, 17}) {
+            for (size_t n : {1, 2, 3, 17, 33, 71}) {
                 const std::string what = "group=" + std::to_string(group) +
                                          " hd=" + std::to_string(hd) + " " + case_name(n);
                 const size_t stride = bytes_for(kv, hd + 3);  // rows of a wider cache line
