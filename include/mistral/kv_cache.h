@@ -62,6 +62,8 @@ public:
 
     // Total bytes held (keys + values, all layers): constant for the cache's lifetime.
     size_t bytes() const { return k_.size() + v_.size(); }
+    // Of those, the bytes in physical memory now (pages written so far; Buffer::resident_bytes).
+    size_t resident_bytes() const { return k_.resident_bytes() + v_.resident_bytes(); }
 
 private:
     size_t offset(size_t layer, size_t head, int64_t pos) const {

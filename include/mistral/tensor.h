@@ -31,14 +31,20 @@ std::string shape_string(const TensorView& t);
 
 // An owning, 64-byte aligned, zero-initialised byte buffer. Move-only. Large buffers (the KV
 // cache, the scratch of a 7B model) come from anonymous mmap: the kernel hands out zero pages on
-// first touch, so a buffer costs no time (and no resident memory) until it is used.
+// first touch, so a buffer costs no time (and no resident memory) until it is used. They ask for
+// transparent huge pages unless `huge_pages` is false: a buffer written sparsely (the head-major
+// KV cache, whose first position touches every head's run) would then be zeroed and made
+// resident 2 MiB per touch.
 class Buffer {
 public:
     Buffer() = default;
-    explicit Buffer(size_t bytes);
+    explicit Buffer(size_t bytes, bool huge_pages = true);
     std::byte* data() { return ptr_.get(); }
     const std::byte* data() const { return ptr_.get(); }
     size_t size() const { return size_; }
+    // Bytes of the buffer in physical memory now, in whole pages (mincore): pages never written
+    // are not. A heap buffer (< 1 MiB, zeroed at construction) counts whole.
+    size_t resident_bytes() const;
     template <typename T>
     T* as() {
         return reinterpret_cast<T*>(ptr_.get());

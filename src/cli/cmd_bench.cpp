@@ -317,6 +317,8 @@ int cmd_bench(std::span<const std::string> argv) {
                 samples_ns.push_back(static_cast<int64_t>(v));
             o.set("samples_ts", std::move(samples));
             o.set("samples_ns", std::move(samples_ns));
+            o.set("kv_bytes", static_cast<int64_t>(session.kv_bytes()));
+            o.set("kv_resident_bytes", static_cast<int64_t>(session.cache().resident_bytes()));
             if (r.n_gen > 0) {
                 o.set("bytes_per_token", wbytes + kv_bytes);
                 o.set("effective_gbps", (wbytes + kv_bytes) * t.mean / 1e9);
@@ -380,7 +382,8 @@ int cmd_bench(std::span<const std::string> argv) {
         o << "\nread bandwidth: " << membw << " GB/s; the weights alone: " << weights_bw
           << " GB/s\n";
     }
-    o << "kv cache: " << session.kv_bytes() << " bytes resident\n";
+    o << "kv cache: " << session.kv_bytes() << " bytes allocated, "
+      << session.cache().resident_bytes() << " resident\n";
     write_stdout(o.str());
     return 0;
 }

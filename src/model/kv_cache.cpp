@@ -64,8 +64,11 @@ KvCache::KvCache(const ModelConfig& cfg, DType kv_type, int64_t capacity)
                             ", more than this machine's " + gib(static_cast<double>(ram)) +
                             " of memory (use a shorter context or --kv-type f16)");
     }
-    k_ = Buffer(total);
-    v_ = Buffer(total);
+    // Small pages: the cache is head-major, so the first position alone writes a row in every
+    // (layer, head) run, 2 x 32 x 8 runs for Mistral 7B; with huge pages that one position made
+    // the whole 1 GiB (f32, W = 4096) resident and zeroed it before the first token.
+    k_ = Buffer(total, false);
+    v_ = Buffer(total, false);
 }
 
 void KvCache::store(size_t layer, int64_t pos, const float* k, const float* v) noexcept {

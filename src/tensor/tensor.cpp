@@ -1,9 +1,12 @@
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include <mistral/tensor.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 namespace mistral {
 
@@ -14,7 +17,7 @@ std::string shape_string(const TensorView& t) {
     return "[" + std::to_string(t.rows) + ", " + std::to_string(t.cols) + "]";
 }
 
-Buffer::Buffer(size_t bytes) : size_(bytes) {
+Buffer::Buffer(size_t bytes, bool huge_pages) : size_(bytes) {
     if (bytes == 0) {
         return;
     }
@@ -25,9 +28,10 @@ Buffer::Buffer(size_t bytes) : size_(bytes) {
         if (p == MAP_FAILED) {
             throw std::bad_alloc();
         }
-        // Transparent huge pages where the system allows them on request: attention walks
-        // the KV cache with a 4 KiB stride (one row per position), a TLB miss per row otherwise.
-        ::madvise(p, bytes, MADV_HUGEPAGE);
+        // Transparent huge pages where the system allows them on request (fewer TLB misses
+        // for the scratch that every matmul streams through).
+        if (huge_pages)
+            ::madvise(p, bytes, MADV_HUGEPAGE);
         ptr_ = std::unique_ptr<std::byte, Free>(static_cast<std::byte*>(p), Free{bytes});
         return;
     }
@@ -38,6 +42,23 @@ Buffer::Buffer(size_t bytes) : size_(bytes) {
     }
     std::memset(p, 0, rounded);
     ptr_.reset(static_cast<std::byte*>(p));
+}
+
+size_t Buffer::resident_bytes() const {
+    const size_t mapped = ptr_.get_deleter().mapped;
+    if (mapped == 0)
+        return size_;
+    const long page_size = ::sysconf(_SC_PAGESIZE);
+    if (page_size <= 0)
+        return size_;
+    const size_t page = static_cast<size_t>(page_size);
+    std::vector<unsigned char> in_core((mapped + page - 1) / page);
+    if (::mincore(ptr_.get(), mapped, in_core.data()) != 0)
+        return size_;  // not known: count it all
+    size_t pages = 0;
+    for (const unsigned char c : in_core)
+        pages += c & 1u;
+    return std::min(size_, pages * page);
 }
 
 void Buffer::Free::operator()(std::byte* p) const noexcept {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <mistral/error.h>
 #include <mistral/kv_cache.h>
+#include <unistd.h>
 
 #include "model/test_models.h"
 
@@ -118,6 +119,32 @@ TEST(KvCache, RefusesMoreThanPhysicalMemory) {
     }
     KvCache ok(cfg, DType::kF32, 1 << 16);  // 32 MiB: fine
     EXPECT_EQ(ok.capacity(), 1 << 16);
+}
+
+// Resident memory follows the positions written, one page per (layer, head) run at first, and
+// stops growing at W slots: writing the next W positions replaces rows in place.
+TEST(KvCache, ResidentMemoryGrowsWithPositionsAndStopsAtW) {
+    const int64_t W = 4096;
+    const ModelConfig cfg = tiny_config(4, 2, 128, W);  // 2 layers x 2 kv heads x 128, 8 MiB
+    KvCache c(cfg, DType::kF32, W);
+    const long page_size = ::sysconf(_SC_PAGESIZE);
+    ASSERT_GT(page_size, 0);
+    const size_t page = static_cast<size_t>(page_size);
+    EXPECT_EQ(c.resident_bytes(), 0u);
+    std::vector<float> k(256, 1.0f), v(256, 2.0f);
+    for (size_t l = 0; l < 2; ++l)
+        c.store(l, 0, k.data(), v.data());
+    EXPECT_EQ(c.resident_bytes(), 2u * 2u * 2u * page);  // K and V x 2 layers x 2 heads
+    for (int64_t pos = 1; pos < W; ++pos) {
+        for (size_t l = 0; l < 2; ++l)
+            c.store(l, pos, k.data(), v.data());
+    }
+    EXPECT_EQ(c.resident_bytes(), c.bytes());
+    for (int64_t pos = W; pos < 2 * W; ++pos) {
+        for (size_t l = 0; l < 2; ++l)
+            c.store(l, pos, k.data(), v.data());
+    }
+    EXPECT_EQ(c.resident_bytes(), c.bytes());
 }
 
 }  // namespace
