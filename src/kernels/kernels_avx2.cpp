@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include <immintrin.h>
 #include <mistral/kernels.h>
@@ -769,51 +770,42 @@ void axpy_rows_g(const float* p, size_t ld, size_t hd, const std::byte* rows, si
     }
 }
 
-// Heads in groups of up to 4 (one template instance per count), for one row type.
-template <class L>
-void dot_rows_typed(const float* q, size_t group, size_t hd, const std::byte* rows, size_t stride,
-                    size_t n, float scale, float* s, size_t ld) {
+// Heads in groups of up to 4 (one template instance per count): f(std::integral_constant<int,
+// G>, first head of the group).
+template <class F>
+void for_head_groups(size_t group, F&& f) {
     for (size_t h = 0; h < group; h += 4) {
-        const float* qh = q + h * hd;
-        float* sh = s + h * ld;
         switch (min_size(4, group - h)) {
             case 1:
-                dot_rows_g<L, 1>(qh, hd, rows, stride, n, scale, sh, ld);
+                f(std::integral_constant<int, 1>{}, h);
                 break;
             case 2:
-                dot_rows_g<L, 2>(qh, hd, rows, stride, n, scale, sh, ld);
+                f(std::integral_constant<int, 2>{}, h);
                 break;
             case 3:
-                dot_rows_g<L, 3>(qh, hd, rows, stride, n, scale, sh, ld);
+                f(std::integral_constant<int, 3>{}, h);
                 break;
             default:
-                dot_rows_g<L, 4>(qh, hd, rows, stride, n, scale, sh, ld);
+                f(std::integral_constant<int, 4>{}, h);
                 break;
         }
     }
 }
 
 template <class L>
+void dot_rows_typed(const float* q, size_t group, size_t hd, const std::byte* rows, size_t stride,
+                    size_t n, float scale, float* s, size_t ld) {
+    for_head_groups(group, [&](auto g, size_t h) {
+        dot_rows_g<L, decltype(g)::value>(q + h * hd, hd, rows, stride, n, scale, s + h * ld, ld);
+    });
+}
+
+template <class L>
 void axpy_rows_typed(const float* p, size_t ld, size_t group, size_t hd, const std::byte* rows,
                      size_t stride, size_t n, float* out) {
-    for (size_t h = 0; h < group; h += 4) {
-        const float* ph = p + h * ld;
-        float* oh = out + h * hd;
-        switch (min_size(4, group - h)) {
-            case 1:
-                axpy_rows_g<L, 1>(ph, ld, hd, rows, stride, n, oh);
-                break;
-            case 2:
-                axpy_rows_g<L, 2>(ph, ld, hd, rows, stride, n, oh);
-                break;
-            case 3:
-                axpy_rows_g<L, 3>(ph, ld, hd, rows, stride, n, oh);
-                break;
-            default:
-                axpy_rows_g<L, 4>(ph, ld, hd, rows, stride, n, oh);
-                break;
-        }
-    }
+    for_head_groups(group, [&](auto g, size_t h) {
+        axpy_rows_g<L, decltype(g)::value>(p + h * ld, ld, hd, rows, stride, n, out + h * hd);
+    });
 }
 
 void dot_kv_rows_avx2(const float* q, size_t group, size_t hd, const std::byte* rows, size_t stride,
