@@ -24,6 +24,8 @@ std::vector<const KernelTable*> detect_tables() {
         out.push_back(t);
     if (const KernelTable* t = neon_kernels_if_supported())
         out.push_back(t);
+    if (const KernelTable* t = neon_dotprod_kernels_if_supported())
+        out.push_back(t);
     return out;
 }
 

@@ -2,7 +2,16 @@
 // the AVX2 table may be used at all, so it must itself run on any x86-64.
 #include "kernels/isa.h"
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+
 namespace mistral {
+
+#if defined(__aarch64__) && defined(__linux__)
+// Linux's AArch64 hwcap bit for the dot-product instructions (asm/hwcap.h: HWCAP_ASIMDDP).
+constexpr unsigned long kHwcapAsimdDp = 1ul << 20;
+#endif
 
 const KernelTable* avx2_kernels_if_supported() noexcept {
 #if defined(MISTRAL_HAVE_AVX2) && (defined(__x86_64__) || defined(__i386__))
@@ -36,6 +45,15 @@ const KernelTable* neon_kernels_if_supported() noexcept {
 #endif
 }
 
+const KernelTable* neon_dotprod_kernels_if_supported() noexcept {
+#if defined(MISTRAL_HAVE_NEON) && defined(__aarch64__) && defined(__linux__)
+    static const bool supported = (::getauxval(AT_HWCAP) & kHwcapAsimdDp) != 0;
+    return supported ? &neon_dotprod_kernels() : nullptr;
+#else
+    return nullptr;
+#endif
+}
+
 bool isa_compiled_in(std::string_view name) noexcept {
 #if defined(MISTRAL_HAVE_AVX2)
     if (name == "avx2")
@@ -47,6 +65,10 @@ bool isa_compiled_in(std::string_view name) noexcept {
 #endif
 #if defined(MISTRAL_HAVE_NEON)
     if (name == "neon")
+        return true;
+#endif
+#if defined(MISTRAL_HAVE_NEON) && defined(__linux__)
+    if (name == "neon-dotprod")
         return true;
 #endif
     (void)name;

@@ -5,6 +5,11 @@
 //  - q8_0/q4_0: per block an exact int32 dot (sdot when the compiler targets +dotprod, else
 //    widening multiplies), then sum += (d_w * d_x) * float(isum) in block order: this is
 //    bit-identical to the reference.
+// This file is compiled twice: as itself for baseline ARMv8-A (table "neon"), and through
+// kernels_neon_dotprod.cpp with +dotprod and MISTRAL_NEON_DOTPROD defined (table
+// "neon-dotprod", selected at startup only where the CPU reports the dot-product instructions).
+// Everything but the exported accessor is in an anonymous namespace, so the two copies never
+// meet at link time.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -356,8 +361,17 @@ void row_to_f32_neon(const TensorView& w, size_t row, float* out) noexcept {
     }
 }
 
+#if defined(MISTRAL_NEON_DOTPROD)
+#if !defined(__ARM_FEATURE_DOTPROD)
+#error "kernels_neon_dotprod.cpp must be compiled with +dotprod"
+#endif
+constexpr const char* kNeonName = "neon-dotprod";
+#else
+constexpr const char* kNeonName = "neon";
+#endif
+
 constexpr KernelTable kNeon = {
-        .name = "neon",
+        .name = kNeonName,
         .matmul = matmul_neon,
         .quantize_act = quantize_act_neon,
         .rmsnorm = rmsnorm_neon,
@@ -373,8 +387,14 @@ constexpr KernelTable kNeon = {
 
 }  // namespace
 
+#if defined(MISTRAL_NEON_DOTPROD)
+const KernelTable& neon_dotprod_kernels() noexcept {
+    return kNeon;
+}
+#else
 const KernelTable& neon_kernels() noexcept {
     return kNeon;
 }
+#endif
 
 }  // namespace mistral

@@ -1,5 +1,6 @@
-// Private NEON helpers (AArch64), included only by kernels_neon.cpp. NEON is baseline on AArch64,
-// so there is no ODR hazard here; the anonymous namespace just keeps the symbols local.
+// Private NEON helpers (AArch64), included only by kernels_neon.cpp, which is compiled twice
+// (baseline and +dotprod): the anonymous namespace keeps each copy local to its translation
+// unit, so the baseline table can never call a helper compiled with sdot (STYLE.md 3.5).
 #pragma once
 
 #include <cstddef>

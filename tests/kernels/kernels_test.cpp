@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -17,6 +18,10 @@
 
 #include "kernels/isa.h"
 #include "test_util.h"
+
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 
 namespace mistral::test {
 namespace {
@@ -91,13 +96,18 @@ std::string case_name(size_t n, size_t T = 0) {
 
 // ---- the table list -----------------------------------------------------------------------
 
-// Test-name suffixes: "avx2", "avx2_q4_0".
+// Test-name suffixes: "avx2", "avx2_q4_0", "neon_dotprod_f16" (gtest names take no '-').
+std::string test_safe(std::string_view name) {
+    std::string s(name);
+    std::replace(s.begin(), s.end(), '-', '_');
+    return s;
+}
 std::string table_name(const ::testing::TestParamInfo<const KernelTable*>& i) {
-    return std::string(i.param->name);
+    return test_safe(i.param->name);
 }
 std::string table_dtype_name(
         const ::testing::TestParamInfo<std::tuple<const KernelTable*, DType>>& i) {
-    return std::string(std::get<0>(i.param)->name) + "_" +
+    return test_safe(std::get<0>(i.param)->name) + "_" +
            std::string(dtype_name(std::get<1>(i.param)));
 }
 
@@ -128,6 +138,11 @@ TEST(KernelDispatch, TablesThatShouldExistDo) {
 #endif
 #if defined(__aarch64__)
     EXPECT_EQ(find_kernels("neon") != nullptr, isa_compiled_in("neon"));
+#if defined(__linux__)
+    const bool dotprod = (::getauxval(AT_HWCAP) & (1ul << 20)) != 0;  // HWCAP_ASIMDDP
+    EXPECT_EQ(find_kernels("neon-dotprod") != nullptr, isa_compiled_in("neon-dotprod") && dotprod)
+            << "compiled in: " << isa_compiled_in("neon-dotprod") << ", cpu: " << dotprod;
+#endif
 #endif
     // Without MISTRAL_KERNELS the most capable table is chosen.
     const char* old = std::getenv("MISTRAL_KERNELS");
