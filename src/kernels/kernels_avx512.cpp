@@ -238,17 +238,17 @@ inline void prefetch_l2(const std::byte* p) {
     _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1);
 }
 
-// R rows x 1 token; each quad's activations are prepared once for the R rows.
+// R rows x 1 token, the token's activation quads prepared by the caller (xp[i / 4] for blocks
+// [i, i + 4), the last one possibly partial).
 template <class Q, int R>
-void rows_quads_t1(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, size_t nb,
-                   float* y) {
+void rows_quads_t1(const std::byte* w0, size_t row_bytes, const ActQuad* xp, size_t nb, float* y) {
     constexpr size_t kQuadBytes = 4 * Q::kBlockBytes;
     __m512 acc[R];
     for (int r = 0; r < R; ++r)
         acc[r] = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 4 <= nb; i += 4) {
-        const ActQuad x = act_quad<Q>(xq + i, 4);
+        const ActQuad& x = xp[i / 4];
         for (int r = 0; r < R; ++r) {
             const std::byte* p = w0 + r * row_bytes + i * Q::kBlockBytes;
             for (size_t b = 0; b < kQuadBytes; b += 64)
@@ -258,7 +258,7 @@ void rows_quads_t1(const std::byte* w0, size_t row_bytes, const BlockQ8_0* xq, s
     }
     if (i < nb) {
         const size_t m = nb - i;
-        const ActQuad x = act_quad<Q>(xq + i, m);
+        const ActQuad& x = xp[i / 4];
         for (int r = 0; r < R; ++r) {
             const std::byte* p = w0 + r * row_bytes + i * Q::kBlockBytes;
             acc[r] = quad_fma(Q::template load<false>(p, m), x, acc[r]);
@@ -375,12 +375,17 @@ void matmul_quant(const TensorView& w, const ActBatch& a, float* y, size_t r0, s
         matmul_quads<Q>(w, a, y, r0, r1);
         return;
     }
+    // The token's activation quads once per call (28 KiB for 14336 columns, then read from L1/L2),
+    // not once per group of 4 rows.
     const size_t nb = a.n / kQBlock;
+    ActQuad* xp = scratch(act_quads, (nb + 3) / 4);
+    for (size_t c = 0; c < nb; c += 4)
+        xp[c / 4] = act_quad<Q>(a.xq + c, min_size(4, nb - c));
     size_t r = r0;
     for (; r + 4 <= r1; r += 4)
-        rows_quads_t1<Q, 4>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
+        rows_quads_t1<Q, 4>(row_ptr(w, r), w.row_bytes, xp, nb, y + r);
     for (; r < r1; ++r)
-        rows_quads_t1<Q, 1>(row_ptr(w, r), w.row_bytes, a.xq, nb, y + r);
+        rows_quads_t1<Q, 1>(row_ptr(w, r), w.row_bytes, xp, nb, y + r);
 }
 
 // ---- f16 decode ----------------------------------------------------------------------------
