@@ -32,9 +32,9 @@ std::string shape_string(const TensorView& t);
 // An owning, 64-byte aligned, zero-initialised byte buffer. Move-only. Large buffers (the KV
 // cache, the scratch of a 7B model) come from anonymous mmap: the kernel hands out zero pages on
 // first touch, so a buffer costs no time (and no resident memory) until it is used. They ask for
-// transparent huge pages unless `huge_pages` is false: a buffer written sparsely (the head-major
-// KV cache, whose first position touches every head's run) would then be zeroed and made
-// resident 2 MiB per touch.
+// transparent huge pages, or with `huge_pages` false refuse them: a buffer written sparsely (the
+// head-major KV cache, whose first position touches every head's run) would otherwise be zeroed
+// and made resident 2 MiB per touch.
 class Buffer {
 public:
     Buffer() = default;

@@ -1,8 +1,7 @@
 // Private to src/kernels: the ISA tables and their runtime detection. The tables themselves live
 // in their ISA translation units (kernels_avx2.cpp, kernels_avx512.cpp, kernels_neon.cpp and
-// kernels_neon_dotprod.cpp); the
-// detection functions live in isa.cpp, which is compiled for the baseline ISA so calling them can
-// never SIGILL.
+// kernels_neon_dotprod.cpp); the detection functions live in isa.cpp, which is compiled for the
+// baseline ISA so calling them can never SIGILL.
 #pragma once
 
 #include <string_view>

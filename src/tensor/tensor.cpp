@@ -29,9 +29,9 @@ Buffer::Buffer(size_t bytes, bool huge_pages) : size_(bytes) {
             throw std::bad_alloc();
         }
         // Transparent huge pages where the system allows them on request (fewer TLB misses
-        // for the scratch that every matmul streams through).
-        if (huge_pages)
-            ::madvise(p, bytes, MADV_HUGEPAGE);
+        // for the scratch that every matmul streams through), and explicitly none otherwise (a
+        // system whose THP mode is "always" would give them anyway).
+        ::madvise(p, bytes, huge_pages ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
         ptr_ = std::unique_ptr<std::byte, Free>(static_cast<std::byte*>(p), Free{bytes});
         return;
     }
