@@ -2,7 +2,9 @@
 // the shape torch.save writes them (data-descriptor flag with zero sizes in the local header,
 // zip64 end records, 64-byte aligned data via a padding extra field).
 #include <cstring>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -216,6 +218,52 @@ TEST(Zip, FuzzNeverCrashes) {
         } catch (const Error&) {
         }
     }
+}
+
+// CRC-32 as zip uses it: the catalogued check value of CRC-32/ISO-HDLC ("123456789" ->
+// 0xCBF43926) and the widely published value for the pangram, then every split of a longer
+// input continues to the same result, and awkward lengths agree with a bit-at-a-time CRC.
+TEST(Crc32, KnownValuesAndContinuation) {
+    const auto bytes = [](std::string_view s) {
+        return std::span<const std::byte>(reinterpret_cast<const std::byte*>(s.data()), s.size());
+    };
+    EXPECT_EQ(crc32(bytes("")), 0u);
+    EXPECT_EQ(crc32(bytes("123456789")), 0xCBF43926u);
+    EXPECT_EQ(crc32(bytes("The quick brown fox jumps over the lazy dog")), 0x414FA339u);
+
+    std::string text;
+    test::Rng rng(3);
+    for (int i = 0; i < 77; ++i)
+        text.push_back(static_cast<char>(rng.next()));
+    const uint32_t whole = crc32(bytes(text));
+    for (size_t cut = 0; cut <= text.size(); ++cut) {
+        const std::string_view v(text);
+        EXPECT_EQ(crc32(bytes(v.substr(cut)), crc32(bytes(v.substr(0, cut)))), whole) << cut;
+    }
+    for (size_t n = 0; n <= text.size(); n += 5) {
+        uint32_t c = 0xFFFFFFFFu;
+        for (size_t i = 0; i < n; ++i) {
+            c ^= static_cast<uint8_t>(text[i]);
+            for (int k = 0; k < 8; ++k)
+                c = (c >> 1) ^ ((c & 1) ? 0xEDB88320u : 0u);
+        }
+        EXPECT_EQ(crc32(bytes(std::string_view(text).substr(0, n))), ~c) << n;
+    }
+}
+
+TEST(Crc32, CheckCrcNamesTheEntry) {
+    ZipEntry e;
+    e.name = "archive/data/0";
+    const std::string data = "123456789";
+    const std::span<const std::byte> b(reinterpret_cast<const std::byte*>(data.data()),
+                                       data.size());
+    e.crc32 = 0xCBF43926u;
+    EXPECT_NO_THROW(check_crc(e, b));
+    e.crc32 = 0xCBF43927u;
+    std::string msg;
+    EXPECT_EQ(error_of([&] { check_crc(e, b); }, &msg), Errc::kBadValue);
+    EXPECT_NE(msg.find("archive/data/0"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("CRC-32"), std::string::npos) << msg;
 }
 
 }  // namespace

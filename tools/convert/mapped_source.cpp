@@ -51,13 +51,17 @@ void MappedSource::bind(const std::function<const RawTensor*(const std::string&)
         t.type = raw->type;
         t.shape = e.shape;
         tensors_.push_back(std::move(t));
-        entries_.push_back({raw->bytes, unpermute_heads(e.name)});
+        entries_.push_back({raw->bytes, unpermute_heads(e.name), raw->check});
     }
 }
 
 std::vector<std::byte> MappedSource::read(size_t i) {
     MISTRAL_CHECK(i < entries_.size(), "tensor index out of range");
     const Entry& e = entries_[i];
+    if (e.check != nullptr && !e.check->done) {
+        e.check->verify();
+        e.check->done = true;
+    }
     std::vector<std::byte> out(e.bytes.begin(), e.bytes.end());
     if (e.unpermute_heads > 0) {
         const size_t rows = static_cast<size_t>(tensors_[i].shape[0]);

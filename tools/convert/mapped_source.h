@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -21,12 +22,21 @@
 
 namespace mistral::convert {
 
+// A checksum over the bytes a tensor lies in (a zip entry of a torch.save archive), verified the
+// first time one of its tensors is read, so each byte is checked in the pass that converts it
+// rather than in an extra pass over the whole file. Shared by the tensors of one storage.
+struct StorageCheck {
+    std::function<void()> verify;  // throws mistral::Error on a mismatch
+    bool done = false;
+};
+
 // One tensor as found in an input file, before binding.
 struct RawTensor {
     DType type = DType::kF32;
     std::vector<uint64_t> shape;
     std::span<const std::byte> bytes;  // exactly numel * element size, inside a mapped file
     std::string origin;                // name in the input ("model.norm.weight" in x.safetensors)
+    std::shared_ptr<StorageCheck> check;  // null: the format has no checksum
 };
 
 class MappedSource : public TensorSource {
@@ -41,6 +51,7 @@ protected:
     // Fills tensors_ with expected_tensors(cfg_), in canonical order, from lookup(our_name)
     // (nullptr: absent -> Error(kMissingTensor) "<where>: missing tensor <origin_name(name)>").
     // Checks each shape (kShapeMismatch). unpermute_heads(name) > 0 marks HF q/k tensors.
+    // read(i) runs the tensor's storage check first, once per storage.
     void bind(const std::function<const RawTensor*(const std::string&)>& lookup,
               const std::function<std::string(const std::string&)>& origin_name,
               const std::function<size_t(const std::string&)>& unpermute_heads,
@@ -55,6 +66,7 @@ private:
     struct Entry {
         std::span<const std::byte> bytes;
         size_t unpermute_heads = 0;  // 0: copy as is
+        std::shared_ptr<StorageCheck> check;
     };
     std::vector<SourceTensor> tensors_;
     std::vector<Entry> entries_;

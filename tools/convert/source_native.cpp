@@ -170,6 +170,10 @@ private:
                 throw Error(Errc::kUnsupported, "big-endian torch archives are not supported");
             }
         }
+        // Storages are checked against their CRC-32 when first read (MappedSource::read); the
+        // pickle is not: every value it holds is validated (shapes against params.json, types,
+        // offsets within their storage), and a damaged one fails to parse.
+        std::map<std::string, std::shared_ptr<StorageCheck>> checks;
         for (auto& [name, t] : parse_torch_pickle(zip.entry_data(*pkl))) {
             const std::string where = "tensor " + name;
             const ZipEntry* se = zip.find(prefix + "data/" + t.storage_key);
@@ -196,6 +200,18 @@ private:
             r.bytes = storage.subspan(static_cast<size_t>(t.offset * elem),
                                       static_cast<size_t>(numel * elem));
             r.origin = name;
+            auto& check = checks[se->name];
+            if (check == nullptr) {
+                check = std::make_shared<StorageCheck>();
+                check->verify = [entry = *se, storage, path] {
+                    try {
+                        check_crc(entry, storage);
+                    } catch (const Error& err) {
+                        throw with_context(err, path.string());
+                    }
+                };
+            }
+            r.check = check;
             raw_.emplace(name, std::move(r));
         }
     }

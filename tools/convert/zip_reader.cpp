@@ -3,6 +3,8 @@
 #include "zip_reader.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdio>
 
 #include <mistral/byte_reader.h>
 #include <mistral/error.h>
@@ -67,7 +69,52 @@ void apply_zip64_extra(std::span<const std::byte> extra, ZipEntry& e, bool size_
     }
 }
 
+// Slicing-by-8 tables: kCrcTables[0] is the byte-at-a-time table; kCrcTables[k][b] is the CRC of
+// byte b followed by k zero bytes, so eight bytes are folded with eight lookups.
+using CrcTables = std::array<std::array<uint32_t, 256>, 8>;
+constexpr CrcTables make_crc_tables() {
+    CrcTables t{};
+    for (uint32_t b = 0; b < 256; ++b) {
+        uint32_t c = b;
+        for (int k = 0; k < 8; ++k)
+            c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+        t[0][b] = c;
+    }
+    for (size_t k = 1; k < 8; ++k) {
+        for (uint32_t b = 0; b < 256; ++b)
+            t[k][b] = (t[k - 1][b] >> 8) ^ t[0][t[k - 1][b] & 0xFF];
+    }
+    return t;
+}
+constexpr CrcTables kCrcTables = make_crc_tables();
+
 }  // namespace
+
+uint32_t crc32(std::span<const std::byte> data, uint32_t crc) {
+    const auto& t = kCrcTables;
+    uint32_t c = ~crc;
+    const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+    size_t n = data.size();
+    for (; n >= 8; n -= 8, p += 8) {
+        const uint32_t lo = c ^ (uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 |
+                                 uint32_t{p[3]} << 24);
+        c = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^
+            t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]];
+    }
+    for (; n > 0; --n, ++p)
+        c = (c >> 8) ^ t[0][(c ^ *p) & 0xFF];
+    return ~c;
+}
+
+void check_crc(const ZipEntry& e, std::span<const std::byte> data) {
+    const uint32_t got = crc32(data);
+    if (got != e.crc32) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "CRC-32 of the data is %08x, the directory says %08x", got,
+                      e.crc32);
+        throw Error(Errc::kBadValue, "zip entry " + e.name + ": " + buf + " (corrupt archive)");
+    }
+}
 
 ZipArchive ZipArchive::parse(std::span<const std::byte> d) {
     const size_t end_pos = find_end_record(d);

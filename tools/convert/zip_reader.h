@@ -20,6 +20,14 @@ struct ZipEntry {
     uint64_t local_offset = 0;  // of the local file header
 };
 
+// CRC-32 as zip computes it (ISO-HDLC: reflected polynomial 0xEDB88320, initial and final value
+// 0xFFFFFFFF). Pass the previous result as `crc` to continue over more bytes.
+uint32_t crc32(std::span<const std::byte> data, uint32_t crc = 0);
+
+// Throws Error(kBadValue) "zip entry <name>: CRC-32 ... (corrupt archive)" unless `data` (the
+// entry's bytes, as entry_data gave them) has the CRC-32 the central directory records.
+void check_crc(const ZipEntry& e, std::span<const std::byte> data);
+
 class ZipArchive {
 public:
     // Parses the end-of-central-directory record (zip64 when present) and the central
