@@ -15,8 +15,11 @@ enum class DType : uint32_t {
     kBF16 = 2,  // bfloat16 (upper half of a float32)
     kQ8_0 = 3,  // blocks of 32: f16 scale + 32 x int8
     kQ4_0 = 4,  // blocks of 32: f16 scale + 16 bytes of 4-bit values (offset 8)
+    // q4_0 blocks of 16 consecutive rows interleaved for SIMD matmul (see interleave_q4_0x16):
+    // the same bytes per row as q4_0, but a row is not contiguous; rows % 16 == 0.
+    kQ4_0x16 = 5,
 };
-inline constexpr uint32_t kNumDTypes = 5;
+inline constexpr uint32_t kNumDTypes = 6;
 
 inline constexpr size_t kQBlock = 32;  // values per q8_0 / q4_0 block
 
@@ -33,10 +36,22 @@ struct BlockQ4_0 {
 };
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18, "packed block layout");
 
+// q4_0x16 layout. For each group of 16 rows and each block column k (in k order within the
+// group; groups in row order), 288 bytes: the 16 rows' f16 scales, then for c = 0..3 the bytes
+// qs[4c .. 4c+3] of rows 0, 1, ..., 15 (64 bytes per c). So byte 4r + j of the c-th 64-byte
+// chunk holds values 4c + j (low nibble) and 4c + j + 16 (high nibble) of row r: one 32-bit
+// lane per row, as SIMD dot products with the row in the lane want them.
+inline constexpr size_t kQ4x16Rows = 16;
+inline constexpr size_t kQ4x16GroupBlockBytes = kQ4x16Rows * sizeof(BlockQ4_0);  // 288
+// out = the q4_0x16 form of `rows` q4_0 rows of n_blocks blocks each (rows % 16 == 0).
+void interleave_q4_0x16(const void* in, void* out, size_t rows, size_t n_blocks) noexcept;
+// Block k of row r of a q4_0x16 matrix whose rows have n_blocks blocks, as a plain q4_0 block.
+BlockQ4_0 q4_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) noexcept;
+
 std::string_view dtype_name(DType t) noexcept;            // "f32", "q4_0", ...
 std::optional<DType> parse_dtype(std::string_view name);  // inverse of dtype_name
 bool dtype_valid(uint32_t code) noexcept;                 // a known DType value
-bool is_quantized(DType t) noexcept;                      // q8_0 / q4_0
+bool is_quantized(DType t) noexcept;                      // q8_0 / q4_0 / q4_0x16
 size_t block_size(DType t) noexcept;                      // values per block (1 for floats)
 size_t block_bytes(DType t) noexcept;                     // bytes per block
 // Bytes for n values of type t; n must be a multiple of block_size(t) (checked by callers).
@@ -54,7 +69,9 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* out, size_t n) noexcept;
 void dequantize_row_q8_0(const BlockQ8_0* in, float* y, size_t n) noexcept;
 void dequantize_row_q4_0(const BlockQ4_0* in, float* y, size_t n) noexcept;
 
-// Converts n values of any type to f32 / from f32 (quantizing when t is a block type).
+// Converts n values of any type to f32 / from f32 (quantizing when t is a block type). Not for
+// q4_0x16, whose rows are not contiguous (row_to_f32 gives NaNs, row_from_f32 writes nothing):
+// use tensor_row_to_f32 (tensor.h) or q4_0x16_block.
 void row_to_f32(DType t, const void* src, float* dst, size_t n) noexcept;
 void row_from_f32(DType t, const float* src, void* dst, size_t n) noexcept;
 

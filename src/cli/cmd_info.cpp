@@ -93,7 +93,7 @@ int cmd_info(std::span<const std::string> argv) {
         if (args.has("--no-tensors"))
             continue;
         char line[256];
-        std::snprintf(line, sizeof line, "  %-40s %-5s %-16s %12llu\n", t.name.c_str(),
+        std::snprintf(line, sizeof line, "  %-40s %-7s %-16s %12llu\n", t.name.c_str(),
                       std::string(dtype_name(t.view.type)).c_str(), shape_string(t.view).c_str(),
                       static_cast<unsigned long long>(t.view.nbytes()));
         o << line;

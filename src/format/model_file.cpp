@@ -130,6 +130,11 @@ void parse_tensors(std::span<const std::byte> payload, uint64_t data_offset, uin
                                                  " is not a multiple of the " +
                                                  std::string(dtype_name(ti.view.type)) + " block");
         }
+        if (ti.view.type == DType::kQ4_0x16 && (ndim != 2 || ti.view.rows % kQ4x16Rows != 0)) {
+            throw Error(Errc::kBadValue, what + ": a q4_0x16 matrix needs a multiple of " +
+                                                 std::to_string(kQ4x16Rows) + " rows, not " +
+                                                 std::to_string(ti.view.rows));
+        }
         ti.view.row_bytes = bytes_for(ti.view.type, ti.view.cols);
         // rows <= 2^32 and row_bytes <= 2^34: the product cannot overflow 64 bits.
         const uint64_t expect = static_cast<uint64_t>(ti.view.rows) * ti.view.row_bytes;

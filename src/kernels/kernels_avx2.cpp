@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include <immintrin.h>
 #include <mistral/kernels.h>
@@ -461,6 +462,110 @@ void matmul_quant_pairs(const TensorView& w, const ActBatch& a, float* y, size_t
     }
 }
 
+// ---- q4_0x16: 8 rows per ymm (decode and prefill) --------------------------------------------
+//
+// Half h of a group block (dtype.h) is bytes 32h..32h+31 of each 64-byte chunk: lane r of it is
+// four nibble bytes of row 8h + r, so vpmaddubsw by the broadcast four activation bytes gives
+// two int16 pair sums per row. The eight products of a block are added in int16 (|sum| <= 8 *
+// 2 * 15 * 128 < 2^15: no saturation), widened once by vpmaddwd, started at the block's bias and
+// scaled with one FMA by the rounded scale products (the kernels.h contract).
+
+// Per token and block: the activation scale and -8 x (sum of the 32 values), so that the
+// unsigned nibbles u = w + 8 give sum(w x) = sum(u x) - 8 sum(x) exactly.
+struct ActX16 {
+    float d;
+    int32_t bias;
+};
+thread_local std::vector<ActX16> act_x16;
+
+void prepare_x16(const BlockQ8_0* xq, size_t count, ActX16* out) {
+    for (size_t i = 0; i < count; ++i) {
+        int32_t sum = 0;
+        for (size_t j = 0; j < kQBlock; ++j)
+            sum += xq[i].qs[j];
+        out[i] = {_cvtsh_ss(xq[i].d), -8 * sum};
+    }
+}
+
+inline __m256i bcast4(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return _mm256_set1_epi32(v);
+}
+
+// Rows 8h..8h+7 of one group (from g0) x TT tokens, every block column.
+template <int TT>
+void tile_x16(const std::byte* g0, size_t h, size_t nb, const BlockQ8_0* xq, const ActX16* ax,
+              float* y, size_t ldy) {
+    __m256 acc[TT];
+    for (int t = 0; t < TT; ++t)
+        acc[t] = _mm256_setzero_ps();
+    const __m256i m = _mm256_set1_epi8(0x0f);
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (size_t k = 0; k < nb; ++k) {
+        const std::byte* p = g0 + k * kQ4x16GroupBlockBytes;
+        const __m256 dw =
+                _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
+        __m256i lo[4], hi[4];
+        for (int c = 0; c < 4; ++c) {
+            const __m256i v =
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 + 64 * c + 32 * h));
+            lo[c] = _mm256_and_si256(v, m);
+            hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+        }
+        for (int t = 0; t < TT; ++t) {
+            const BlockQ8_0& x = xq[t * nb + k];
+            const ActX16& s = ax[t * nb + k];
+            __m256i s16 = _mm256_maddubs_epi16(lo[0], bcast4(x.qs));
+            for (int c = 1; c < 4; ++c)
+                s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(lo[c], bcast4(x.qs + 4 * c)));
+            for (int c = 0; c < 4; ++c)
+                s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi[c], bcast4(x.qs + 16 + 4 * c)));
+            const __m256i sum =
+                    _mm256_add_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(s.bias));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum),
+                                     _mm256_mul_ps(dw, _mm256_set1_ps(s.d)), acc[t]);
+        }
+    }
+    for (int t = 0; t < TT; ++t)
+        _mm256_storeu_ps(y + t * ldy, acc[t]);
+}
+
+constexpr int kX16Tok = 3;  // tokens per tile: 3 accumulators + 8 weight ymm + temporaries
+
+// Whole groups of 16 rows inside [r0, r1); rows of a group cut by the range (never, with the
+// 16-row splits of the forward pass) go through the reference.
+void matmul_q4x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    constexpr size_t G = kQ4x16Rows;
+    const size_t g0 = (r0 + G - 1) / G, g1 = r1 / G;
+    if (g0 >= g1) {
+        reference_kernels().matmul(w, a, y, r0, r1);
+        return;
+    }
+    if (r0 < g0 * G)
+        reference_kernels().matmul(w, a, y, r0, g0 * G);
+    if (g1 * G < r1)
+        reference_kernels().matmul(w, a, y, g1 * G, r1);
+    const size_t nb = a.n / kQBlock, ldy = w.rows;
+    if (act_x16.size() < a.T * nb)
+        act_x16.resize(a.T * nb);  // per-thread, grown on first use and kept
+    ActX16* ax = act_x16.data();
+    prepare_x16(a.xq, a.T * nb, ax);
+    for (size_t g = g0; g < g1; ++g) {
+        const std::byte* gp = w.data + g * G * w.row_bytes;
+        for (size_t h = 0; h < 2; ++h) {
+            float* yg = y + g * G + 8 * h;
+            size_t t = 0;
+            for (; t + kX16Tok <= a.T; t += kX16Tok)
+                tile_x16<kX16Tok>(gp, h, nb, a.xq + t * nb, ax + t * nb, yg + t * ldy, ldy);
+            if (a.T - t == 2)
+                tile_x16<2>(gp, h, nb, a.xq + t * nb, ax + t * nb, yg + t * ldy, ldy);
+            else if (a.T - t == 1)
+                tile_x16<1>(gp, h, nb, a.xq + t * nb, ax + t * nb, yg + t * ldy, ldy);
+        }
+    }
+}
+
 template <class Q>
 void matmul_quant(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     if (a.T == 1) {
@@ -491,6 +596,9 @@ void matmul_avx2(const TensorView& w, const ActBatch& a, float* y, size_t r0, si
             return;
         case DType::kQ4_0:
             matmul_quant<PairsQ4>(w, a, y, r0, r1);
+            return;
+        case DType::kQ4_0x16:
+            matmul_q4x16(w, a, y, r0, r1);
             return;
     }
 }
@@ -961,6 +1069,9 @@ void row_to_f32_avx2(const TensorView& w, size_t row, float* out) noexcept {
                 dequant32(load_q4(b[i]), f16_scale(b[i].d), out + i * kQBlock);
             return;
         }
+        case DType::kQ4_0x16:  // never an embedding table of ours: the reference is enough
+            reference_kernels().row_to_f32(w, row, out);
+            return;
     }
 }
 

@@ -722,6 +722,114 @@ void matmul_f16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, 
         rows_f16_t1<1>(row_ptr(w, r), w.row_bytes, a.x, a.n, y + r);
 }
 
+// ---- q4_0x16: 16 rows per lane set (decode and prefill) -------------------------------------
+//
+// A group block (dtype.h) holds 16 rows x 32 values: four 64-byte chunks whose 32-bit lane r is
+// four nibble bytes of row r. vpdpbusd multiplies each lane by the same four activation bytes
+// (a broadcast), so one zmm of int32 sums is one block of 16 rows: no unpacking permutes, no
+// per-row horizontal sums, and each weight zmm serves a whole tile of tokens. Per block and
+// token: 8 vpdpbusd into a sum started at the block's bias, a convert and one FMA by the rounded
+// scale products of the 16 rows (the kernels.h contract, as for the quads).
+
+// Per token and block: the activation scale and -8 x (sum of the 32 values), so that the
+// unsigned nibbles u = w + 8 give sum(w x) = sum(u x) - 8 sum(x) exactly.
+struct ActX16 {
+    float d;
+    int32_t bias;
+};
+thread_local std::vector<ActX16> act_x16;
+
+void prepare_x16(const BlockQ8_0* xq, size_t count, ActX16* out) {
+    for (size_t i = 0; i < count; ++i) {
+        const __m512i v = _mm512_cvtepi8_epi16(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[i].qs)));
+        const int32_t sum = _mm512_reduce_add_epi32(_mm512_madd_epi16(v, _mm512_set1_epi16(1)));
+        out[i] = {_cvtsh_ss(xq[i].d), -8 * sum};
+    }
+}
+
+inline __m512i bcast4(const int8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+// 16 rows (one group, from g0) x TT tokens (activations xq / ax with nb blocks per token; y with
+// stride ldy), every block column.
+template <int TT>
+void tile_x16(const std::byte* g0, size_t nb, const BlockQ8_0* xq, const ActX16* ax, float* y,
+              size_t ldy) {
+    __m512 acc[TT];
+    for (int t = 0; t < TT; ++t)
+        acc[t] = _mm512_setzero_ps();
+    const __m512i m = _mm512_set1_epi8(0x0f);
+    for (size_t k = 0; k < nb; ++k) {
+        const std::byte* p = g0 + k * kQ4x16GroupBlockBytes;
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+        __m512i lo[4], hi[4];
+        for (int c = 0; c < 4; ++c) {
+            const __m512i v = _mm512_loadu_si512(p + 32 + 64 * c);
+            lo[c] = _mm512_and_si512(v, m);
+            hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
+        }
+        for (int t = 0; t < TT; ++t) {
+            const BlockQ8_0& x = xq[t * nb + k];
+            const ActX16& s = ax[t * nb + k];
+            __m512i sum = _mm512_set1_epi32(s.bias);
+            for (int c = 0; c < 4; ++c)
+                sum = _mm512_dpbusd_epi32(sum, lo[c], bcast4(x.qs + 4 * c));
+            for (int c = 0; c < 4; ++c)
+                sum = _mm512_dpbusd_epi32(sum, hi[c], bcast4(x.qs + 16 + 4 * c));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum),
+                                     _mm512_mul_ps(dw, _mm512_set1_ps(s.d)), acc[t]);
+        }
+    }
+    for (int t = 0; t < TT; ++t)
+        _mm512_storeu_ps(y + t * ldy, acc[t]);
+}
+
+constexpr int kX16Tok = 8;  // tokens per tile: 8 accumulators + 8 weight zmm + temporaries
+
+template <int TT>
+void tile_x16_tail(int tt, const std::byte* g0, size_t nb, const BlockQ8_0* xq, const ActX16* ax,
+                   float* y, size_t ldy) {
+    if constexpr (TT > 0) {
+        if (tt == TT) {
+            tile_x16<TT>(g0, nb, xq, ax, y, ldy);
+            return;
+        }
+        tile_x16_tail<TT - 1>(tt, g0, nb, xq, ax, y, ldy);
+    }
+}
+
+// Whole groups of 16 rows inside [r0, r1); rows of a group cut by the range (never, with the
+// 16-row splits of the forward pass) go through the reference.
+void matmul_q4x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    constexpr size_t G = kQ4x16Rows;
+    const size_t g0 = (r0 + G - 1) / G, g1 = r1 / G;
+    if (g0 >= g1) {
+        reference_kernels().matmul(w, a, y, r0, r1);
+        return;
+    }
+    if (r0 < g0 * G)
+        reference_kernels().matmul(w, a, y, r0, g0 * G);
+    if (g1 * G < r1)
+        reference_kernels().matmul(w, a, y, g1 * G, r1);
+    const size_t nb = a.n / kQBlock, ldy = w.rows;
+    ActX16* ax = scratch(act_x16, a.T * nb);
+    prepare_x16(a.xq, a.T * nb, ax);
+    for (size_t g = g0; g < g1; ++g) {
+        const std::byte* gp = w.data + g * G * w.row_bytes;
+        size_t t = 0;
+        for (; t + kX16Tok <= a.T; t += kX16Tok)
+            tile_x16<kX16Tok>(gp, nb, a.xq + t * nb, ax + t * nb, y + t * ldy + g * G, ldy);
+        if (t < a.T) {
+            tile_x16_tail<kX16Tok - 1>(static_cast<int>(a.T - t), gp, nb, a.xq + t * nb,
+                                       ax + t * nb, y + t * ldy + g * G, ldy);
+        }
+    }
+}
+
 void matmul_avx512(const TensorView& w, const ActBatch& a, float* y, size_t r0,
                    size_t r1) noexcept {
     switch (w.type) {
@@ -730,6 +838,9 @@ void matmul_avx512(const TensorView& w, const ActBatch& a, float* y, size_t r0,
             return;
         case DType::kQ4_0:
             matmul_quant<QuadsQ4>(w, a, y, r0, r1);
+            return;
+        case DType::kQ4_0x16:
+            matmul_q4x16(w, a, y, r0, r1);
             return;
         case DType::kF16:
             if (a.T == 1) {

@@ -115,6 +115,78 @@ void matmul_quant(const TensorView& w, const ActBatch& a, float* y, size_t r0, s
     }
 }
 
+// ---- q4_0x16 ----------------------------------------------------------------------------------
+//
+// Quarter q of each 64-byte chunk of a group block (dtype.h) holds rows 4q..4q+3, four nibble
+// bytes per 32-bit lane: one dot4_lane per chunk and nibble half gives the block's exact int32
+// sums of four rows. Per lane, sum += (d_w * d_x) * float(isum) in block order, as in the
+// reference.
+
+// Rows 4q..4q+3 of one group (from g0) x TT tokens, every block column.
+template <int TT>
+void tile_x16(const std::byte* g0, size_t q, size_t nb, const BlockQ8_0* xq, float* y, size_t ldy) {
+    float32x4_t acc[TT];
+    for (int t = 0; t < TT; ++t)
+        acc[t] = vdupq_n_f32(0.0f);
+    const uint8x16_t m = vdupq_n_u8(0x0f);
+    const int8x16_t eight = vdupq_n_s8(8);
+    for (size_t k = 0; k < nb; ++k) {
+        const std::byte* p = g0 + k * kQ4x16GroupBlockBytes;
+        const float32x4_t dw = load4_f16(reinterpret_cast<const uint16_t*>(p) + 4 * q);
+        int8x16_t lo[4], hi[4];
+        for (int c = 0; c < 4; ++c) {
+            const uint8x16_t v =
+                    vld1q_u8(reinterpret_cast<const uint8_t*>(p + 32 + 64 * c + 16 * q));
+            lo[c] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, m)), eight);
+            hi[c] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), eight);
+        }
+        for (int t = 0; t < TT; ++t) {
+            const BlockQ8_0& x = xq[t * nb + k];
+            const int8x16_t xl = vld1q_s8(x.qs), xh = vld1q_s8(x.qs + 16);
+            int32x4_t sum = vdupq_n_s32(0);
+            sum = dot4_lane<0>(sum, lo[0], xl);
+            sum = dot4_lane<1>(sum, lo[1], xl);
+            sum = dot4_lane<2>(sum, lo[2], xl);
+            sum = dot4_lane<3>(sum, lo[3], xl);
+            sum = dot4_lane<0>(sum, hi[0], xh);
+            sum = dot4_lane<1>(sum, hi[1], xh);
+            sum = dot4_lane<2>(sum, hi[2], xh);
+            sum = dot4_lane<3>(sum, hi[3], xh);
+            const float32x4_t scale = vmulq_f32(dw, vdupq_n_f32(f16_to_f32(x.d)));
+            acc[t] = vaddq_f32(acc[t], vmulq_f32(scale, vcvtq_f32_s32(sum)));
+        }
+    }
+    for (int t = 0; t < TT; ++t)
+        vst1q_f32(y + t * ldy, acc[t]);
+}
+
+// Whole groups of 16 rows inside [r0, r1); rows of a group cut by the range go through the
+// reference (the same numbers, row by row).
+void matmul_q4x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    constexpr size_t G = kQ4x16Rows;
+    const size_t g0 = (r0 + G - 1) / G, g1 = r1 / G;
+    if (g0 >= g1) {
+        reference_kernels().matmul(w, a, y, r0, r1);
+        return;
+    }
+    if (r0 < g0 * G)
+        reference_kernels().matmul(w, a, y, r0, g0 * G);
+    if (g1 * G < r1)
+        reference_kernels().matmul(w, a, y, g1 * G, r1);
+    const size_t nb = a.n / kQBlock, ldy = w.rows;
+    for (size_t g = g0; g < g1; ++g) {
+        const std::byte* gp = w.data + g * G * w.row_bytes;
+        for (size_t q = 0; q < 4; ++q) {
+            float* yq = y + g * G + 4 * q;
+            size_t t = 0;
+            for (; t + kTileTok <= a.T; t += kTileTok)
+                tile_x16<kTileTok>(gp, q, nb, a.xq + t * nb, yq + t * ldy, ldy);
+            for (; t < a.T; ++t)
+                tile_x16<1>(gp, q, nb, a.xq + t * nb, yq + t * ldy, ldy);
+        }
+    }
+}
+
 void matmul_neon(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) noexcept {
     switch (w.type) {
         case DType::kF32:
@@ -131,6 +203,9 @@ void matmul_neon(const TensorView& w, const ActBatch& a, float* y, size_t r0, si
             return;
         case DType::kQ4_0:
             matmul_quant<BlockQ4_0>(w, a, y, r0, r1);
+            return;
+        case DType::kQ4_0x16:
+            matmul_q4x16(w, a, y, r0, r1);
             return;
     }
 }
@@ -358,6 +433,9 @@ void row_to_f32_neon(const TensorView& w, size_t row, float* out) noexcept {
             }
             return;
         }
+        case DType::kQ4_0x16:  // never an embedding table of ours: the reference is enough
+            reference_kernels().row_to_f32(w, row, out);
+            return;
     }
 }
 

@@ -48,21 +48,35 @@ float dot_q8_0_row(const BlockQ8_0* w, const BlockQ8_0* x, size_t n_blocks) {
     return sum;
 }
 
-// q4_0 weights x q8_0 activations. Byte j of a q4 block: low nibble = value j, high = j + 16.
-float dot_q4_0_row(const BlockQ4_0* w, const BlockQ8_0* x, size_t n_blocks) {
+// sum += one q4_0 block times one q8_0 block. Byte j of a q4 block: low nibble = value j,
+// high = j + 16. One definition for both q4_0 layouts, so that however the compiler contracts
+// the update (an FMA or not), plain and interleaved weights give identical sums.
+inline void add_q4_0_block(float& sum, const BlockQ4_0& w, const BlockQ8_0& x) {
     constexpr size_t kHalf = kQBlock / 2;
-    float sum = 0.0f;
-    for (size_t b = 0; b < n_blocks; ++b) {
-        int32_t isum = 0;
-        for (size_t j = 0; j < kHalf; ++j) {
-            const int32_t lo = static_cast<int32_t>(w[b].qs[j] & 0x0f) - 8;
-            const int32_t hi = static_cast<int32_t>(w[b].qs[j] >> 4) - 8;
-            isum += lo * static_cast<int32_t>(x[b].qs[j]);
-            isum += hi * static_cast<int32_t>(x[b].qs[j + kHalf]);
-        }
-        const float scale = f16_to_f32(w[b].d) * f16_to_f32(x[b].d);
-        sum += scale * static_cast<float>(isum);
+    int32_t isum = 0;
+    for (size_t j = 0; j < kHalf; ++j) {
+        const int32_t lo = static_cast<int32_t>(w.qs[j] & 0x0f) - 8;
+        const int32_t hi = static_cast<int32_t>(w.qs[j] >> 4) - 8;
+        isum += lo * static_cast<int32_t>(x.qs[j]);
+        isum += hi * static_cast<int32_t>(x.qs[j + kHalf]);
     }
+    const float scale = f16_to_f32(w.d) * f16_to_f32(x.d);
+    sum += scale * static_cast<float>(isum);
+}
+
+// q4_0 weights x q8_0 activations.
+float dot_q4_0_row(const BlockQ4_0* w, const BlockQ8_0* x, size_t n_blocks) {
+    float sum = 0.0f;
+    for (size_t b = 0; b < n_blocks; ++b)
+        add_q4_0_block(sum, w[b], x[b]);
+    return sum;
+}
+
+// q4_0x16 weights: block by block as plain q4_0 (same sums, same order: identical results).
+float dot_q4_0x16_row(const TensorView& w, size_t r, const BlockQ8_0* x, size_t n_blocks) {
+    float sum = 0.0f;
+    for (size_t b = 0; b < n_blocks; ++b)
+        add_q4_0_block(sum, q4_0x16_block(w.data, n_blocks, r, b), x[b]);
     return sum;
 }
 
@@ -84,6 +98,8 @@ float dot_row(const TensorView& w, const ActBatch& a, size_t r, size_t t) {
         case DType::kQ4_0:
             return dot_q4_0_row(reinterpret_cast<const BlockQ4_0*>(wr), a.xq + t * n_blocks,
                                 n_blocks);
+        case DType::kQ4_0x16:
+            return dot_q4_0x16_row(w, r, a.xq + t * n_blocks, n_blocks);
     }
     return 0.0f;
 }
@@ -173,7 +189,7 @@ void swiglu_ref(float* gate, const float* up, size_t n) noexcept {
 }
 
 void row_to_f32_ref(const TensorView& w, size_t row, float* out) noexcept {
-    mistral::row_to_f32(w.type, w.row(row), out, w.cols);
+    tensor_row_to_f32(w, row, out);
 }
 
 constexpr KernelTable kReference = {

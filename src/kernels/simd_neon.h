@@ -48,6 +48,20 @@ inline int32_t block_dot_i8(int8x16_t w0, int8x16_t w1, int8x16_t x0, int8x16_t 
 #endif
 }
 
+// acc[r] += sum_j w[4r + j] * x[4L + j] for r < 4: four 4-byte dot products of each row's lane
+// with the same four activation bytes (sdot by element where available).
+template <int L>
+inline int32x4_t dot4_lane(int32x4_t acc, int8x16_t w, int8x16_t x) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_laneq_s32(acc, w, x, L);
+#else
+    // |w x| <= 8 * 128: pairs fit int16; pairwise-add the pairs into each row's int32 lane
+    const int8x16_t xb = vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), L));
+    const int16x8_t p = vpaddq_s16(vmull_s8(vget_low_s8(w), vget_low_s8(xb)), vmull_high_s8(w, xb));
+    return vpadalq_s16(acc, p);
+#endif
+}
+
 // exp(x) for 4 floats: the same algorithm as the AVX2 exp256 (Cody-Waite reduction, degree-6
 // polynomial, 2^n applied in two halves so overflow gives inf and subnormals round once).
 inline float32x4_t exp4(float32x4_t x) {

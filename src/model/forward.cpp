@@ -66,6 +66,13 @@ ActBatch rows_of(const ActBatch& a, size_t r0) {
     return {a.x + r0 * a.n, a.xq != nullptr ? a.xq + r0 * (a.n / kQBlock) : nullptr, a.T - r0, a.n};
 }
 
+// Threads split matmul rows at multiples of 16: whole groups of a q4_0x16 matrix (dtype.h) each.
+constexpr size_t kRowUnit = kQ4x16Rows;
+
+size_t row_units(size_t rows) {
+    return (rows + kRowUnit - 1) / kRowUnit;
+}
+
 // y[T, w.rows] = a . W^T, rows split across threads.
 void matmul(Ctx& c, const TensorView& w, const ActBatch& a, float* y) {
     struct Job {
@@ -74,8 +81,10 @@ void matmul(Ctx& c, const TensorView& w, const ActBatch& a, float* y) {
         const ActBatch* a;
         float* y;
     } job{&c.k, &w, &a, y};
-    par(c.pool, w.rows,
-        [p = &job](size_t r0, size_t r1, size_t) { p->k->matmul(*p->w, *p->a, p->y, r0, r1); });
+    par(c.pool, row_units(w.rows), [p = &job](size_t u0, size_t u1, size_t) {
+        const size_t r1 = std::min(u1 * kRowUnit, p->w->rows);
+        p->k->matmul(*p->w, *p->a, p->y, u0 * kRowUnit, r1);
+    });
 }
 
 // Several products of the same activations as one parallel loop over their stacked rows (one
@@ -87,14 +96,15 @@ void matmul_stacked(Ctx& c, std::initializer_list<std::pair<const TensorView*, f
         const ActBatch* a;
         std::pair<const TensorView*, float*> outs[3];
         size_t n = 0;
-    } job{&c.k, &a, {}, 0};
-    size_t total = 0;
+        size_t total = 0;
+    } job{&c.k, &a, {}, 0, 0};
     for (const auto& o : outs) {
         MISTRAL_CHECK(job.n < 3, "at most 3 stacked matmuls");
         job.outs[job.n++] = o;
-        total += o.first->rows;
+        job.total += o.first->rows;
     }
-    par(c.pool, total, [p = &job](size_t b, size_t e, size_t) {
+    par(c.pool, row_units(job.total), [p = &job](size_t u0, size_t u1, size_t) {
+        const size_t b = u0 * kRowUnit, e = std::min(u1 * kRowUnit, p->total);
         size_t base = 0;
         for (size_t i = 0; i < p->n; ++i) {
             const TensorView& w = *p->outs[i].first;

@@ -1,6 +1,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include <mistral/dtype.h>
 
@@ -18,6 +19,8 @@ std::string_view dtype_name(DType t) noexcept {
             return "q8_0";
         case DType::kQ4_0:
             return "q4_0";
+        case DType::kQ4_0x16:
+            return "q4_0x16";
     }
     return "?";
 }
@@ -36,7 +39,7 @@ bool dtype_valid(uint32_t code) noexcept {
 }
 
 bool is_quantized(DType t) noexcept {
-    return t == DType::kQ8_0 || t == DType::kQ4_0;
+    return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_0x16;
 }
 
 size_t block_size(DType t) noexcept {
@@ -53,6 +56,7 @@ size_t block_bytes(DType t) noexcept {
         case DType::kQ8_0:
             return sizeof(BlockQ8_0);
         case DType::kQ4_0:
+        case DType::kQ4_0x16:
             return sizeof(BlockQ4_0);
     }
     return 0;
@@ -157,6 +161,10 @@ void row_to_f32(DType t, const void* src, float* dst, size_t n) noexcept {
         case DType::kQ4_0:
             dequantize_row_q4_0(static_cast<const BlockQ4_0*>(src), dst, n);
             return;
+        case DType::kQ4_0x16:  // rows are not contiguous: a misuse, made loud
+            for (size_t i = 0; i < n; ++i)
+                dst[i] = std::numeric_limits<float>::quiet_NaN();
+            return;
     }
 }
 
@@ -182,6 +190,8 @@ void row_from_f32(DType t, const float* src, void* dst, size_t n) noexcept {
             return;
         case DType::kQ4_0:
             quantize_row_q4_0(src, static_cast<BlockQ4_0*>(dst), n);
+            return;
+        case DType::kQ4_0x16:
             return;
     }
 }

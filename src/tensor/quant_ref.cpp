@@ -1,6 +1,7 @@
 // Reference q8_0 / q4_0 quantizers: the definition of the block formats (docs/FORMAT.md).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include <mistral/dtype.h>
 
@@ -62,6 +63,47 @@ void dequantize_row_q4_0(const BlockQ4_0* in, float* y, size_t n) noexcept {
             y[b * kQBlock + j + kQBlock / 2] = d * static_cast<float>((in[b].qs[j] >> 4) - 8);
         }
     }
+}
+
+// ---- q4_0x16: the layout is defined by these two (docs/FORMAT.md) ---------------------------
+
+namespace {
+
+// Offsets inside one 288-byte group block: row r's scale, and its nibble byte i (< 16).
+constexpr size_t x16_scale_at(size_t r) {
+    return 2 * r;
+}
+constexpr size_t x16_qs_at(size_t r, size_t i) {
+    return 2 * kQ4x16Rows + 64 * (i / 4) + 4 * r + i % 4;
+}
+
+}  // namespace
+
+void interleave_q4_0x16(const void* in, void* out, size_t rows, size_t n_blocks) noexcept {
+    const auto* src = static_cast<const BlockQ4_0*>(in);
+    auto* dst = static_cast<uint8_t*>(out);
+    for (size_t g = 0; g < rows / kQ4x16Rows; ++g) {
+        for (size_t k = 0; k < n_blocks; ++k) {
+            uint8_t* o = dst + (g * n_blocks + k) * kQ4x16GroupBlockBytes;
+            for (size_t r = 0; r < kQ4x16Rows; ++r) {
+                const BlockQ4_0& b = src[(g * kQ4x16Rows + r) * n_blocks + k];
+                std::memcpy(o + x16_scale_at(r), &b.d, 2);
+                for (size_t i = 0; i < kQBlock / 2; ++i)
+                    o[x16_qs_at(r, i)] = b.qs[i];
+            }
+        }
+    }
+}
+
+BlockQ4_0 q4_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) noexcept {
+    const auto* o = static_cast<const uint8_t*>(data) +
+                    ((r / kQ4x16Rows) * n_blocks + k) * kQ4x16GroupBlockBytes;
+    const size_t lane = r % kQ4x16Rows;
+    BlockQ4_0 b;
+    std::memcpy(&b.d, o + x16_scale_at(lane), 2);
+    for (size_t i = 0; i < kQBlock / 2; ++i)
+        b.qs[i] = o[x16_qs_at(lane, i)];
+    return b;
 }
 
 }  // namespace mistral

@@ -17,6 +17,18 @@ std::string shape_string(const TensorView& t) {
     return "[" + std::to_string(t.rows) + ", " + std::to_string(t.cols) + "]";
 }
 
+void tensor_row_to_f32(const TensorView& t, size_t row, float* out) noexcept {
+    if (t.type == DType::kQ4_0x16) {
+        const size_t nb = t.cols / kQBlock;
+        for (size_t b = 0; b < nb; ++b) {
+            const BlockQ4_0 blk = q4_0x16_block(t.data, nb, row, b);
+            dequantize_row_q4_0(&blk, out + b * kQBlock, kQBlock);
+        }
+        return;
+    }
+    row_to_f32(t.type, t.row(row), out, t.cols);
+}
+
 Buffer::Buffer(size_t bytes, bool huge_pages) : size_(bytes) {
     if (bytes == 0) {
         return;

@@ -168,6 +168,21 @@ TEST(ModelFile, UnknownTensorType) {
     EXPECT_NE(msg.find("tok_embeddings.weight"), std::string::npos) << msg;
 }
 
+// q4_0x16 interleaves groups of 16 rows: a matrix of 300 rows (the tiny vocabulary) cannot be
+// one; a 64-row one can (same bytes as q4_0, so only the type code changes).
+TEST(ModelFile, Q4_0x16NeedsWholeGroupsOfRows) {
+    auto img = make_model_image(tiny_config(), DType::kQ4_0, 3);
+    poke<uint32_t>(img, after_name(img, "layers.0.attention.wq.weight"),
+                   static_cast<uint32_t>(DType::kQ4_0x16));
+    const ModelFile ok = parse_model_file(img);
+    EXPECT_EQ(ok.find("layers.0.attention.wq.weight")->view.type, DType::kQ4_0x16);
+    poke<uint32_t>(img, after_name(img, "output.weight"), static_cast<uint32_t>(DType::kQ4_0x16));
+    std::string msg;
+    EXPECT_EQ(error_of([&] { parse_model_file(img); }, &msg), Errc::kBadValue);
+    EXPECT_NE(msg.find("output.weight"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("multiple of 16 rows"), std::string::npos) << msg;
+}
+
 TEST(ModelFile, ShapeInconsistentWithHyperparameters) {
     const ModelConfig cfg = tiny_config();
     std::vector<TensorSpec> specs;

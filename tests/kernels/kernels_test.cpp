@@ -180,15 +180,17 @@ TEST(KernelDispatch, EnvironmentForcesReferenceOrRejectsUnknown) {
 // ---- matmul ------------------------------------------------------------------------------
 
 // A [rows, n] weight of `type`, misaligned; float types from awkward values, block types as
-// raw random blocks (every int8 incl. -128, every nibble) with random f16 scales.
+// raw random blocks (every int8 incl. -128, every nibble) with random f16 scales; q4_0x16 as such
+// q4_0 rows interleaved (rows % 16 == 0).
 struct Weight {
     Misaligned<std::byte> mem;
     TensorView view;
     Weight(DType type, size_t rows, size_t n, Rng& rng) : mem(rows * bytes_for(type, n)) {
         const size_t rb = bytes_for(type, n);
         view = TensorView{type, 2, rows, n, rb, mem.ptr};
+        std::vector<std::byte> plain(type == DType::kQ4_0x16 ? rows * rb : 0);
         for (size_t r = 0; r < rows; ++r) {
-            std::byte* row = mem.ptr + r * rb;
+            std::byte* row = plain.empty() ? mem.ptr + r * rb : plain.data() + r * rb;
             if (is_quantized(type)) {
                 for (size_t b = 0; b < n / kQBlock; ++b) {
                     std::byte* blk = row + b * block_bytes(type);
@@ -202,6 +204,8 @@ struct Weight {
                 row_from_f32(type, vals.data(), row, n);
             }
         }
+        if (!plain.empty())
+            interleave_q4_0x16(plain.data(), mem.ptr, rows, n / kQBlock);
     }
 };
 
@@ -212,7 +216,7 @@ std::vector<double> dot_scales(const TensorView& w, const float* x, const BlockQ
     std::vector<float> wr(n), xr(n);
     std::vector<double> s(T * w.rows);
     for (size_t r = 0; r < w.rows; ++r) {
-        row_to_f32(w.type, w.row(r), wr.data(), n);
+        kRef.row_to_f32(w, r, wr.data());
         for (size_t t = 0; t < T; ++t) {
             if (is_quantized(w.type)) {
                 dequantize_row_q8_0(xq + t * (n / kQBlock), xr.data(), n);
@@ -257,7 +261,20 @@ class SimdMatmul : public ::testing::TestWithParam<std::tuple<const KernelTable*
 TEST_P(SimdMatmul, AwkwardShapesMatchReference) {
     const auto [k, type] = GetParam();
     Rng rng(1000 + static_cast<uint64_t>(type));
-    if (is_quantized(type)) {
+    if (type == DType::kQ4_0x16) {
+        // Whole 16-row groups at every block count and token tail, many groups with long token
+        // runs, and ranges that cut groups (those rows go through the reference, the rest not).
+        for (size_t kb : kBlocks) {
+            for (size_t T : kTokens)
+                check_matmul(*k, type, 32, 16, 32, kb * kQBlock, T, rng);
+        }
+        check_matmul(*k, type, 112, 16, 96, 127 * kQBlock, 70, rng);
+        check_matmul(*k, type, 48, 0, 48, 130 * kQBlock, 62, rng);
+        for (size_t T : {size_t{1}, size_t{7}}) {
+            check_matmul(*k, type, 48, 3, 45, 40 * kQBlock, T, rng);
+            check_matmul(*k, type, 32, 5, 12, 3 * kQBlock, T, rng);
+        }
+    } else if (is_quantized(type)) {
         for (size_t kb : kBlocks) {
             for (size_t T : kTokens)
                 check_matmul(*k, type, 9, 2, 9, kb * kQBlock, T, rng);
@@ -570,7 +587,7 @@ TEST_P(SimdOps, RowToF32IsBitExact) {
             sizes = awkward_sizes();
         }
         for (size_t n : sizes) {
-            Weight w(type, 3, n, rng);
+            Weight w(type, type == DType::kQ4_0x16 ? 32 : 3, n, rng);
             if (type == DType::kF16) {  // every finite f16 bit pattern class: random non-NaN bits
                 auto* h = reinterpret_cast<uint16_t*>(w.mem.ptr);
                 for (size_t i = 0; i < 3 * n; ++i) {
@@ -582,8 +599,9 @@ TEST_P(SimdOps, RowToF32IsBitExact) {
             }
             Misaligned<float> got(n * sizeof(float));
             std::vector<float> want(n);
-            k.row_to_f32(w.view, 2, got.ptr);
-            kRef.row_to_f32(w.view, 2, want.data());
+            const size_t row = type == DType::kQ4_0x16 ? 21 : 2;
+            k.row_to_f32(w.view, row, got.ptr);
+            kRef.row_to_f32(w.view, row, want.data());
             EXPECT_EQ(std::memcmp(got.ptr, want.data(), n * sizeof(float)), 0)
                     << dtype_name(type) << " " << case_name(n);
         }

@@ -88,6 +88,59 @@ TEST(ReferenceKernels, MatmulEveryTypeAgainstDouble) {
     }
 }
 
+// q4_0x16 is q4_0 relaid: the bytes sit where docs/FORMAT.md says (checked here by the table's
+// own formula, not by q4_0x16_block), q4_0x16_block recovers every block, and the reference
+// gives bit-identical products and rows for both layouts of the same numbers.
+TEST(ReferenceKernels, Q4_0x16IsQ4_0Relaid) {
+    Rng rng(16);
+    const size_t rows = 48, n = 160, nb = n / kQBlock, T = 3;
+    const auto wv = rng.normals(rows * n);
+    const auto plain = make_tensor(DType::kQ4_0, rows, n, wv);
+    std::vector<std::byte> inter(plain.bytes.size());
+    interleave_q4_0x16(plain.bytes.data(), inter.data(), rows, nb);
+    const TensorView x16{DType::kQ4_0x16, 2, rows, n, plain.view.row_bytes, inter.data()};
+    const auto* pb = reinterpret_cast<const BlockQ4_0*>(plain.bytes.data());
+    const auto* ib = reinterpret_cast<const uint8_t*>(inter.data());
+    for (size_t r = 0; r < rows; ++r) {
+        for (size_t k = 0; k < nb; ++k) {
+            const BlockQ4_0& want = pb[r * nb + k];
+            const size_t base = ((r / 16) * nb + k) * 288;
+            uint16_t d;
+            std::memcpy(&d, ib + base + 2 * (r % 16), 2);
+            EXPECT_EQ(d, want.d) << r << " " << k;
+            for (size_t i = 0; i < 16; ++i) {
+                EXPECT_EQ(ib[base + 32 + 64 * (i / 4) + 4 * (r % 16) + i % 4], want.qs[i])
+                        << r << " " << k << " " << i;
+            }
+            const BlockQ4_0 got = q4_0x16_block(inter.data(), nb, r, k);
+            EXPECT_EQ(std::memcmp(&got, &want, sizeof got), 0) << r << " " << k;
+        }
+    }
+    const auto x = rng.normals(T * n, 3.0f);
+    std::vector<BlockQ8_0> xq(T * nb);
+    for (size_t t = 0; t < T; ++t)
+        K.quantize_act(x.data() + t * n, xq.data() + t * nb, n);
+    const ActBatch a{x.data(), xq.data(), T, n};
+    std::vector<float> y_plain(T * rows, -1.0f), y_x16(T * rows, -1.0f);
+    K.matmul(plain.view, a, y_plain.data(), 0, rows);
+    K.matmul(x16, a, y_x16.data(), 0, rows);
+    EXPECT_EQ(std::memcmp(y_plain.data(), y_x16.data(), y_x16.size() * sizeof(float)), 0);
+    std::vector<float> y_part(T * rows, -1.0f);
+    K.matmul(x16, a, y_part.data(), 5, 37);  // cuts groups: only [5, 37) written
+    for (size_t t = 0; t < T; ++t) {
+        for (size_t r = 0; r < rows; ++r) {
+            const float want = r >= 5 && r < 37 ? y_plain[t * rows + r] : -1.0f;
+            EXPECT_EQ(y_part[t * rows + r], want) << t << " " << r;
+        }
+    }
+    std::vector<float> row_plain(n), row_x16(n);
+    for (size_t r : {size_t{0}, size_t{17}, size_t{47}}) {
+        K.row_to_f32(plain.view, r, row_plain.data());
+        K.row_to_f32(x16, r, row_x16.data());
+        EXPECT_EQ(std::memcmp(row_plain.data(), row_x16.data(), n * sizeof(float)), 0) << r;
+    }
+}
+
 TEST(ReferenceKernels, QuantizeActIsTheSpecQuantizer) {
     Rng rng(1);
     const auto x = rng.normals(64, 5.0f);

@@ -79,7 +79,7 @@ inline Mat load(const TensorView& t) {
     Mat m(t.rows, std::vector<double>(t.cols));
     std::vector<float> row(t.cols);
     for (size_t r = 0; r < t.rows; ++r) {
-        row_to_f32(t.type, t.row(r), row.data(), t.cols);
+        tensor_row_to_f32(t, r, row.data());
         for (size_t c = 0; c < t.cols; ++c)
             m[r][c] = row[c];
     }

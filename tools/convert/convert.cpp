@@ -10,6 +10,8 @@
 #include <mistral/tokenizer.h>
 #include <mistral/weights.h>
 
+#include "util/check.h"
+
 namespace mistral::convert {
 
 DType choose_type(const SourceTensor& t, bool is_norm, std::optional<DType> requested,
@@ -30,6 +32,24 @@ DType choose_type(const SourceTensor& t, bool is_norm, std::optional<DType> requ
         want = fallback;
     }
     return want;
+}
+
+DType stored_type(DType t, const ExpectedTensor& e) {
+    const bool multiplied = e.shape.size() == 2 && e.name != "tok_embeddings.weight";
+    if (t == DType::kQ4_0 && multiplied && e.shape[0] % kQ4x16Rows == 0)
+        return DType::kQ4_0x16;
+    return t;
+}
+
+std::vector<std::byte> to_stored(std::vector<std::byte> data, DType plain, DType stored,
+                                 size_t rows, size_t cols) {
+    if (stored == plain)
+        return data;
+    MISTRAL_CHECK(plain == DType::kQ4_0 && stored == DType::kQ4_0x16 && rows % kQ4x16Rows == 0,
+                  "to_stored: only q4_0 -> q4_0x16");
+    std::vector<std::byte> out(data.size());
+    interleave_q4_0x16(data.data(), out.data(), rows, cols / kQBlock);
+    return out;
 }
 
 namespace {
@@ -71,6 +91,7 @@ ConvertSummary write_model(TensorSource& src, const ConvertOptions& opts) {
     const auto& have = src.tensors();
     std::vector<size_t> source_index;
     std::vector<TensorSpec> specs;
+    std::vector<DType> plain_types;  // per spec: the row type before any interleaving
     std::set<std::string> used;
     for (const auto& e : expected) {
         auto it = std::find_if(have.begin(), have.end(),
@@ -93,7 +114,8 @@ ConvertSummary write_model(TensorSource& src, const ConvertOptions& opts) {
         if (!why.empty() && opts.warn)
             opts.warn("note: " + why);
         source_index.push_back(static_cast<size_t>(it - have.begin()));
-        specs.push_back({e.name, t, e.shape});
+        plain_types.push_back(t);
+        specs.push_back({e.name, stored_type(t, e), e.shape});
         used.insert(e.name);
     }
     for (const auto& s : have) {
@@ -118,9 +140,10 @@ ConvertSummary write_model(TensorSource& src, const ConvertOptions& opts) {
                                                   " bytes, expected " +
                                                   std::to_string(rows * bytes_for(st.type, cols)));
         }
-        if (st.type != specs[i].type) {
-            data = convert_rows(data, st.type, specs[i].type, rows, cols);
+        if (st.type != plain_types[i]) {
+            data = convert_rows(data, st.type, plain_types[i], rows, cols);
         }
+        data = to_stored(std::move(data), plain_types[i], specs[i].type, rows, cols);
         writer.write_tensor(data);
         ++sum.tensors_by_type[specs[i].type];
     }

@@ -9,9 +9,11 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <mistral/config.h>
 #include <mistral/dtype.h>
+#include <mistral/weights.h>
 
 #include "source.h"
 
@@ -41,6 +43,15 @@ struct ConvertSummary {
 // (f16/bf16 source: itself; f32 source: f16). `why` receives a note when it falls back.
 DType choose_type(const SourceTensor& t, bool is_norm, std::optional<DType> requested,
                   std::string* why);
+
+// The type a matrix chosen to be `t` is stored as: q4_0 becomes q4_0x16 (its 16-row interleaved
+// layout, see dtype.h) for the matrices the forward pass multiplies (all but the embedding table,
+// which is only looked up by row) when their row count is a multiple of 16.
+DType stored_type(DType t, const ExpectedTensor& e);
+// Plain rows of `plain` (rows x cols) in the stored form of `stored` (interleaved for q4_0x16;
+// otherwise moved through unchanged).
+std::vector<std::byte> to_stored(std::vector<std::byte> data, DType plain, DType stored,
+                                 size_t rows, size_t cols);
 
 // Converts `src` into opts.output (temp file + rename; nothing is left behind on failure).
 ConvertSummary write_model(TensorSource& src, const ConvertOptions& opts);

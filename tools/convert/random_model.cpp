@@ -118,11 +118,13 @@ ConvertSummary write_random_model(const RandomOptions& opts) {
     }
     const std::vector<ExpectedTensor> list = expected_tensors(cfg);
     std::vector<TensorSpec> specs;
+    std::vector<DType> plain_types;  // per spec: the row type before any interleaving
     for (const auto& e : list) {
         DType t = e.is_norm ? DType::kF32 : opts.type;
         if (is_quantized(t) && e.shape.back() % kQBlock != 0)
             t = DType::kF16;
-        specs.push_back({e.name, t, e.shape});
+        plain_types.push_back(t);
+        specs.push_back({e.name, stored_type(t, e), e.shape});
     }
     ModelWriter writer(opts.output, cfg, serialize_tokenizer(tok), specs, opts.overwrite);
     ConvertSummary sum;
@@ -136,7 +138,8 @@ ConvertSummary write_random_model(const RandomOptions& opts) {
             opts.progress(i, specs.size(), specs[i].name);
         const TensorSpec& s = specs[i];
         const size_t rows = s.shape.size() == 2 ? s.shape[0] : 1, cols = s.shape.back();
-        const size_t row_bytes = bytes_for(s.type, cols);
+        const DType plain = plain_types[i];
+        const size_t row_bytes = bytes_for(plain, cols);
         std::vector<std::byte> data(rows * row_bytes);
         if (list[i].is_norm) {
             // Gains around 1 so activations keep their scale.
@@ -144,7 +147,7 @@ ConvertSummary write_random_model(const RandomOptions& opts) {
             uint64_t st = opts.seed * 1000003u + i;
             for (auto& v : g)
                 v = 1.0f + 0.1f * (static_cast<float>(splitmix64(st) >> 40) / 16777216.0f - 0.5f);
-            row_from_f32(s.type, g.data(), data.data(), cols);
+            row_from_f32(plain, g.data(), data.data(), cols);
         } else {
             // Uniform(-a, a) with a = sqrt(3 / cols): unit-variance outputs for unit inputs.
             const float a = std::sqrt(3.0f / static_cast<float>(cols));
@@ -156,7 +159,7 @@ ConvertSummary write_random_model(const RandomOptions& opts) {
                         v = a * (2.0f * (static_cast<float>(splitmix64(st) >> 40) / 16777216.0f) -
                                  1.0f);
                     }
-                    row_from_f32(s.type, row.data(), data.data() + r * row_bytes, cols);
+                    row_from_f32(plain, row.data(), data.data() + r * row_bytes, cols);
                 }
             };
             std::vector<std::thread> th;
@@ -169,6 +172,7 @@ ConvertSummary write_random_model(const RandomOptions& opts) {
             for (auto& t : th)
                 t.join();
         }
+        data = to_stored(std::move(data), plain, s.type, rows, cols);
         writer.write_tensor(data);
         ++sum.tensors_by_type[s.type];
     }
