@@ -24,6 +24,7 @@
 
 #include "kernels/isa.h"
 #include "kernels/kv_rows_generic.h"
+#include "kernels/q4x16_generic.h"
 #include "kernels/simd_avx2.h"
 
 namespace mistral {
@@ -470,23 +471,6 @@ void matmul_quant_pairs(const TensorView& w, const ActBatch& a, float* y, size_t
 // 2 * 15 * 128 < 2^15: no saturation), widened once by vpmaddwd, started at the block's bias and
 // scaled with one FMA by the rounded scale products (the kernels.h contract).
 
-// Per token and block: the activation scale and -8 x (sum of the 32 values), so that the
-// unsigned nibbles u = w + 8 give sum(w x) = sum(u x) - 8 sum(x) exactly.
-struct ActX16 {
-    float d;
-    int32_t bias;
-};
-thread_local std::vector<ActX16> act_x16;
-
-void prepare_x16(const BlockQ8_0* xq, size_t count, ActX16* out) {
-    for (size_t i = 0; i < count; ++i) {
-        int32_t sum = 0;
-        for (size_t j = 0; j < kQBlock; ++j)
-            sum += xq[i].qs[j];
-        out[i] = {_cvtsh_ss(xq[i].d), -8 * sum};
-    }
-}
-
 inline __m256i bcast4(const int8_t* p) {
     int32_t v;
     std::memcpy(&v, p, sizeof v);
@@ -533,37 +517,21 @@ void tile_x16(const std::byte* g0, size_t h, size_t nb, const BlockQ8_0* xq, con
 
 constexpr int kX16Tok = 3;  // tokens per tile: 3 accumulators + 8 weight ymm + temporaries
 
-// Whole groups of 16 rows inside [r0, r1); rows of a group cut by the range (never, with the
-// 16-row splits of the forward pass) go through the reference.
 void matmul_q4x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
-    constexpr size_t G = kQ4x16Rows;
-    const size_t g0 = (r0 + G - 1) / G, g1 = r1 / G;
-    if (g0 >= g1) {
-        reference_kernels().matmul(w, a, y, r0, r1);
-        return;
-    }
-    if (r0 < g0 * G)
-        reference_kernels().matmul(w, a, y, r0, g0 * G);
-    if (g1 * G < r1)
-        reference_kernels().matmul(w, a, y, g1 * G, r1);
     const size_t nb = a.n / kQBlock, ldy = w.rows;
-    if (act_x16.size() < a.T * nb)
-        act_x16.resize(a.T * nb);  // per-thread, grown on first use and kept
-    ActX16* ax = act_x16.data();
-    prepare_x16(a.xq, a.T * nb, ax);
-    for (size_t g = g0; g < g1; ++g) {
-        const std::byte* gp = w.data + g * G * w.row_bytes;
-        for (size_t h = 0; h < 2; ++h) {
-            float* yg = y + g * G + 8 * h;
+    const ActX16* ax = prepare_x16(a);
+    for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
+        for (size_t h = 0; h < 2; ++h) {  // rows 0-7, then 8-15
+            float* yh = yg + 8 * h;
             size_t t = 0;
             for (; t + kX16Tok <= a.T; t += kX16Tok)
-                tile_x16<kX16Tok>(gp, h, nb, a.xq + t * nb, ax + t * nb, yg + t * ldy, ldy);
+                tile_x16<kX16Tok>(gp, h, nb, a.xq + t * nb, ax + t * nb, yh + t * ldy, ldy);
             if (a.T - t == 2)
-                tile_x16<2>(gp, h, nb, a.xq + t * nb, ax + t * nb, yg + t * ldy, ldy);
+                tile_x16<2>(gp, h, nb, a.xq + t * nb, ax + t * nb, yh + t * ldy, ldy);
             else if (a.T - t == 1)
-                tile_x16<1>(gp, h, nb, a.xq + t * nb, ax + t * nb, yg + t * ldy, ldy);
+                tile_x16<1>(gp, h, nb, a.xq + t * nb, ax + t * nb, yh + t * ldy, ldy);
         }
-    }
+    });
 }
 
 template <class Q>

@@ -34,6 +34,7 @@
 #include <mistral/kernels.h>
 
 #include "kernels/isa.h"
+#include "kernels/q4x16_generic.h"
 
 namespace mistral {
 namespace {
@@ -731,23 +732,6 @@ void matmul_f16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, 
 // token: 8 vpdpbusd into a sum started at the block's bias, a convert and one FMA by the rounded
 // scale products of the 16 rows (the kernels.h contract, as for the quads).
 
-// Per token and block: the activation scale and -8 x (sum of the 32 values), so that the
-// unsigned nibbles u = w + 8 give sum(w x) = sum(u x) - 8 sum(x) exactly.
-struct ActX16 {
-    float d;
-    int32_t bias;
-};
-thread_local std::vector<ActX16> act_x16;
-
-void prepare_x16(const BlockQ8_0* xq, size_t count, ActX16* out) {
-    for (size_t i = 0; i < count; ++i) {
-        const __m512i v = _mm512_cvtepi8_epi16(
-                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[i].qs)));
-        const int32_t sum = _mm512_reduce_add_epi32(_mm512_madd_epi16(v, _mm512_set1_epi16(1)));
-        out[i] = {_cvtsh_ss(xq[i].d), -8 * sum};
-    }
-}
-
 inline __m512i bcast4(const int8_t* p) {
     int32_t v;
     std::memcpy(&v, p, sizeof v);
@@ -802,32 +786,18 @@ void tile_x16_tail(int tt, const std::byte* g0, size_t nb, const BlockQ8_0* xq, 
     }
 }
 
-// Whole groups of 16 rows inside [r0, r1); rows of a group cut by the range (never, with the
-// 16-row splits of the forward pass) go through the reference.
 void matmul_q4x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
-    constexpr size_t G = kQ4x16Rows;
-    const size_t g0 = (r0 + G - 1) / G, g1 = r1 / G;
-    if (g0 >= g1) {
-        reference_kernels().matmul(w, a, y, r0, r1);
-        return;
-    }
-    if (r0 < g0 * G)
-        reference_kernels().matmul(w, a, y, r0, g0 * G);
-    if (g1 * G < r1)
-        reference_kernels().matmul(w, a, y, g1 * G, r1);
     const size_t nb = a.n / kQBlock, ldy = w.rows;
-    ActX16* ax = scratch(act_x16, a.T * nb);
-    prepare_x16(a.xq, a.T * nb, ax);
-    for (size_t g = g0; g < g1; ++g) {
-        const std::byte* gp = w.data + g * G * w.row_bytes;
+    const ActX16* ax = prepare_x16(a);
+    for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
         size_t t = 0;
         for (; t + kX16Tok <= a.T; t += kX16Tok)
-            tile_x16<kX16Tok>(gp, nb, a.xq + t * nb, ax + t * nb, y + t * ldy + g * G, ldy);
+            tile_x16<kX16Tok>(gp, nb, a.xq + t * nb, ax + t * nb, yg + t * ldy, ldy);
         if (t < a.T) {
             tile_x16_tail<kX16Tok - 1>(static_cast<int>(a.T - t), gp, nb, a.xq + t * nb,
-                                       ax + t * nb, y + t * ldy + g * G, ldy);
+                                       ax + t * nb, yg + t * ldy, ldy);
         }
-    }
+    });
 }
 
 void matmul_avx512(const TensorView& w, const ActBatch& a, float* y, size_t r0,

@@ -20,6 +20,7 @@
 
 #include "kernels/isa.h"
 #include "kernels/kv_rows_generic.h"
+#include "kernels/q4x16_generic.h"
 #include "kernels/simd_neon.h"
 namespace mistral {
 namespace {
@@ -160,31 +161,17 @@ void tile_x16(const std::byte* g0, size_t q, size_t nb, const BlockQ8_0* xq, flo
         vst1q_f32(y + t * ldy, acc[t]);
 }
 
-// Whole groups of 16 rows inside [r0, r1); rows of a group cut by the range go through the
-// reference (the same numbers, row by row).
 void matmul_q4x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
-    constexpr size_t G = kQ4x16Rows;
-    const size_t g0 = (r0 + G - 1) / G, g1 = r1 / G;
-    if (g0 >= g1) {
-        reference_kernels().matmul(w, a, y, r0, r1);
-        return;
-    }
-    if (r0 < g0 * G)
-        reference_kernels().matmul(w, a, y, r0, g0 * G);
-    if (g1 * G < r1)
-        reference_kernels().matmul(w, a, y, g1 * G, r1);
     const size_t nb = a.n / kQBlock, ldy = w.rows;
-    for (size_t g = g0; g < g1; ++g) {
-        const std::byte* gp = w.data + g * G * w.row_bytes;
+    for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
         for (size_t q = 0; q < 4; ++q) {
-            float* yq = y + g * G + 4 * q;
             size_t t = 0;
             for (; t + kTileTok <= a.T; t += kTileTok)
-                tile_x16<kTileTok>(gp, q, nb, a.xq + t * nb, yq + t * ldy, ldy);
+                tile_x16<kTileTok>(gp, q, nb, a.xq + t * nb, yg + 4 * q + t * ldy, ldy);
             for (; t < a.T; ++t)
-                tile_x16<1>(gp, q, nb, a.xq + t * nb, yq + t * ldy, ldy);
+                tile_x16<1>(gp, q, nb, a.xq + t * nb, yg + 4 * q + t * ldy, ldy);
         }
-    }
+    });
 }
 
 void matmul_neon(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) noexcept {

@@ -1,0 +1,60 @@
+// What every table's q4_0x16 matmul shares: the split of a row range into whole 16-row groups
+// (rows of a group the range cuts go through the reference, which reads any row), and the per-
+// block activation terms of the x86 tables. Internal linkage (anonymous namespace): each TU gets
+// its own copy compiled with its own flags (STYLE.md 3.5, the ODR trap).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include <mistral/dtype.h>
+#include <mistral/kernels.h>
+
+namespace mistral {
+namespace {
+
+// Calls group(gp, yg) for each whole group of 16 rows inside [r0, r1), gp its first weight byte
+// and yg = y + its first row; the rows of a group the range cuts (never, with the forward pass's
+// 16-row splits) are computed by the reference.
+template <class Group>
+void for_whole_x16_groups(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1,
+                          Group&& group) {
+    constexpr size_t G = kQ4x16Rows;
+    const size_t g0 = (r0 + G - 1) / G, g1 = r1 / G;
+    if (g0 >= g1) {
+        reference_kernels().matmul(w, a, y, r0, r1);
+        return;
+    }
+    if (r0 < g0 * G)
+        reference_kernels().matmul(w, a, y, r0, g0 * G);
+    if (g1 * G < r1)
+        reference_kernels().matmul(w, a, y, g1 * G, r1);
+    for (size_t g = g0; g < g1; ++g)
+        group(w.data + g * G * w.row_bytes, y + g * G);
+}
+
+// Per token and block: the activation scale and -8 x (sum of the 32 values), so that unsigned
+// nibbles u = w + 8 give sum(w x) = sum(u x) - 8 sum(x) exactly.
+struct ActX16 {
+    float d;
+    int32_t bias;
+};
+
+// The terms of a.T * n/32 activation blocks, in per-thread scratch (grown on first use, kept).
+inline const ActX16* prepare_x16(const ActBatch& a) {
+    thread_local std::vector<ActX16> scratch;
+    const size_t count = a.T * (a.n / kQBlock);
+    if (scratch.size() < count)
+        scratch.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+        int32_t sum = 0;
+        for (size_t j = 0; j < kQBlock; ++j)
+            sum += a.xq[i].qs[j];
+        scratch[i] = {f16_to_f32(a.xq[i].d), -8 * sum};
+    }
+    return scratch.data();
+}
+
+}  // namespace
+}  // namespace mistral
