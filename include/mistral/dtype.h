@@ -18,8 +18,9 @@ enum class DType : uint32_t {
     // q4_0 blocks of 16 consecutive rows interleaved for SIMD matmul (see interleave_q4_0x16):
     // the same bytes per row as q4_0, but a row is not contiguous; rows % 16 == 0.
     kQ4_0x16 = 5,
+    kQ8_0x16 = 6,  // the same for q8_0
 };
-inline constexpr uint32_t kNumDTypes = 6;
+inline constexpr uint32_t kNumDTypes = 7;
 
 inline constexpr size_t kQBlock = 32;  // values per q8_0 / q4_0 block
 
@@ -41,17 +42,25 @@ static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18, "packed block 
 // qs[4c .. 4c+3] of rows 0, 1, ..., 15 (64 bytes per c). So byte 4r + j of the c-th 64-byte
 // chunk holds values 4c + j (low nibble) and 4c + j + 16 (high nibble) of row r: one 32-bit
 // lane per row, as SIMD dot products with the row in the lane want them.
-inline constexpr size_t kQ4x16Rows = 16;
-inline constexpr size_t kQ4x16GroupBlockBytes = kQ4x16Rows * sizeof(BlockQ4_0);  // 288
+// q8_0x16 is the same with q8_0 blocks: 544 bytes per group block, the 16 scales, then for
+// c = 0..7 the bytes qs[4c .. 4c+3] (values 4c .. 4c+3) of rows 0..15.
+inline constexpr size_t kX16Rows = 16;
+inline constexpr size_t kQ4x16GroupBlockBytes = kX16Rows * sizeof(BlockQ4_0);  // 288
+inline constexpr size_t kQ8x16GroupBlockBytes = kX16Rows * sizeof(BlockQ8_0);  // 544
+// q4_0x16 / q8_0x16: rows interleaved in groups of 16 (a row is not contiguous).
+bool is_interleaved(DType t) noexcept;
 // out = the q4_0x16 form of `rows` q4_0 rows of n_blocks blocks each (rows % 16 == 0).
 void interleave_q4_0x16(const void* in, void* out, size_t rows, size_t n_blocks) noexcept;
 // Block k of row r of a q4_0x16 matrix whose rows have n_blocks blocks, as a plain q4_0 block.
 BlockQ4_0 q4_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) noexcept;
+// The same for q8_0 / q8_0x16.
+void interleave_q8_0x16(const void* in, void* out, size_t rows, size_t n_blocks) noexcept;
+BlockQ8_0 q8_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) noexcept;
 
 std::string_view dtype_name(DType t) noexcept;            // "f32", "q4_0", ...
 std::optional<DType> parse_dtype(std::string_view name);  // inverse of dtype_name
 bool dtype_valid(uint32_t code) noexcept;                 // a known DType value
-bool is_quantized(DType t) noexcept;                      // q8_0 / q4_0 / q4_0x16
+bool is_quantized(DType t) noexcept;                      // q8_0 / q4_0 (/ x16 forms)
 size_t block_size(DType t) noexcept;                      // values per block (1 for floats)
 size_t block_bytes(DType t) noexcept;                     // bytes per block
 // Bytes for n values of type t; n must be a multiple of block_size(t) (checked by callers).
@@ -70,8 +79,8 @@ void dequantize_row_q8_0(const BlockQ8_0* in, float* y, size_t n) noexcept;
 void dequantize_row_q4_0(const BlockQ4_0* in, float* y, size_t n) noexcept;
 
 // Converts n values of any type to f32 / from f32 (quantizing when t is a block type). Not for
-// q4_0x16, whose rows are not contiguous (row_to_f32 gives NaNs, row_from_f32 writes nothing):
-// use tensor_row_to_f32 (tensor.h) or q4_0x16_block.
+// the interleaved types, whose rows are not contiguous (row_to_f32 gives NaNs, row_from_f32
+// writes nothing): use tensor_row_to_f32 (tensor.h) or q4_0x16_block / q8_0x16_block.
 void row_to_f32(DType t, const void* src, float* dst, size_t n) noexcept;
 void row_from_f32(DType t, const float* src, void* dst, size_t n) noexcept;
 

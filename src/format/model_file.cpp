@@ -130,9 +130,10 @@ void parse_tensors(std::span<const std::byte> payload, uint64_t data_offset, uin
                                                  " is not a multiple of the " +
                                                  std::string(dtype_name(ti.view.type)) + " block");
         }
-        if (ti.view.type == DType::kQ4_0x16 && (ndim != 2 || ti.view.rows % kQ4x16Rows != 0)) {
-            throw Error(Errc::kBadValue, what + ": a q4_0x16 matrix needs a multiple of " +
-                                                 std::to_string(kQ4x16Rows) + " rows, not " +
+        if (is_interleaved(ti.view.type) && (ndim != 2 || ti.view.rows % kX16Rows != 0)) {
+            throw Error(Errc::kBadValue, what + ": a " + std::string(dtype_name(ti.view.type)) +
+                                                 " matrix needs a multiple of " +
+                                                 std::to_string(kX16Rows) + " rows, not " +
                                                  std::to_string(ti.view.rows));
         }
         ti.view.row_bytes = bytes_for(ti.view.type, ti.view.cols);

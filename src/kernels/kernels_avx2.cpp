@@ -24,8 +24,8 @@
 
 #include "kernels/isa.h"
 #include "kernels/kv_rows_generic.h"
-#include "kernels/q4x16_generic.h"
 #include "kernels/simd_avx2.h"
+#include "kernels/x16_generic.h"
 
 namespace mistral {
 namespace {
@@ -463,13 +463,12 @@ void matmul_quant_pairs(const TensorView& w, const ActBatch& a, float* y, size_t
     }
 }
 
-// ---- q4_0x16: 8 rows per ymm (decode and prefill) --------------------------------------------
+// ---- q4_0x16 / q8_0x16: 8 rows per ymm (decode and prefill) --------------------------------
 //
 // Half h of a group block (dtype.h) is bytes 32h..32h+31 of each 64-byte chunk: lane r of it is
-// four nibble bytes of row 8h + r, so vpmaddubsw by the broadcast four activation bytes gives
-// two int16 pair sums per row. The eight products of a block are added in int16 (|sum| <= 8 *
-// 2 * 15 * 128 < 2^15: no saturation), widened once by vpmaddwd, started at the block's bias and
-// scaled with one FMA by the rounded scale products (the kernels.h contract).
+// four quant bytes of row 8h + r, so vpmaddubsw by the broadcast four activation bytes gives two
+// int16 pair sums per row, and vpmaddwd by ones one int32 sum per row. The block's sums start at
+// its bias and are scaled with one FMA by the rounded scale products (the kernels.h contract).
 
 inline __m256i bcast4(const int8_t* p) {
     int32_t v;
@@ -477,36 +476,65 @@ inline __m256i bcast4(const int8_t* p) {
     return _mm256_set1_epi32(v);
 }
 
+// q4_0: the nibbles unsigned (u = w + 8, bias -8 sum(x)); the block's eight products are added in
+// int16 (|sum| <= 8 * 2 * 15 * 128 < 2^15: no saturation), widened once.
+struct X16Q4 {
+    static constexpr size_t kBlockBytes = kQ4x16GroupBlockBytes;
+    static constexpr int32_t kOffset = 8;
+    static void unpack(const std::byte* p, size_t h, __m256i (&w)[8]) {
+        const __m256i m = _mm256_set1_epi8(0x0f);
+        for (int c = 0; c < 4; ++c) {  // values 4c.. (low nibbles) and 4c + 16.. (high)
+            const __m256i v =
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 + 64 * c + 32 * h));
+            w[c] = _mm256_and_si256(v, m);
+            w[c + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+        }
+    }
+    static __m256i dot(const __m256i (&w)[8], const int8_t* x) {
+        __m256i s16 = _mm256_maddubs_epi16(w[0], bcast4(x));
+        for (int j = 1; j < 8; ++j)
+            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(w[j], bcast4(x + 4 * j)));
+        return _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+    }
+};
+// q8_0: signed weights, so each product is |w| x (x with w's sign) (pairs <= 2 * 128 * 127 fit
+// int16), widened per chunk; no bias.
+struct X16Q8 {
+    static constexpr size_t kBlockBytes = kQ8x16GroupBlockBytes;
+    static constexpr int32_t kOffset = 0;
+    static void unpack(const std::byte* p, size_t h, __m256i (&w)[8]) {
+        for (int c = 0; c < 8; ++c)
+            w[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 + 64 * c + 32 * h));
+    }
+    static __m256i dot(const __m256i (&w)[8], const int8_t* x) {
+        const __m256i ones = _mm256_set1_epi16(1);
+        __m256i s32 = _mm256_setzero_si256();
+        for (int j = 0; j < 8; ++j) {
+            const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w[j]),
+                                                   _mm256_sign_epi8(bcast4(x + 4 * j), w[j]));
+            s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(p, ones));
+        }
+        return s32;
+    }
+};
+
 // Rows 8h..8h+7 of one group (from g0) x TT tokens, every block column.
-template <int TT>
+template <class P, int TT>
 void tile_x16(const std::byte* g0, size_t h, size_t nb, const BlockQ8_0* xq, const ActX16* ax,
               float* y, size_t ldy) {
     __m256 acc[TT];
     for (int t = 0; t < TT; ++t)
         acc[t] = _mm256_setzero_ps();
-    const __m256i m = _mm256_set1_epi8(0x0f);
-    const __m256i ones = _mm256_set1_epi16(1);
     for (size_t k = 0; k < nb; ++k) {
-        const std::byte* p = g0 + k * kQ4x16GroupBlockBytes;
+        const std::byte* p = g0 + k * P::kBlockBytes;
         const __m256 dw =
                 _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
-        __m256i lo[4], hi[4];
-        for (int c = 0; c < 4; ++c) {
-            const __m256i v =
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 + 64 * c + 32 * h));
-            lo[c] = _mm256_and_si256(v, m);
-            hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
-        }
+        __m256i w[8];
+        P::unpack(p, h, w);
         for (int t = 0; t < TT; ++t) {
-            const BlockQ8_0& x = xq[t * nb + k];
             const ActX16& s = ax[t * nb + k];
-            __m256i s16 = _mm256_maddubs_epi16(lo[0], bcast4(x.qs));
-            for (int c = 1; c < 4; ++c)
-                s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(lo[c], bcast4(x.qs + 4 * c)));
-            for (int c = 0; c < 4; ++c)
-                s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi[c], bcast4(x.qs + 16 + 4 * c)));
             const __m256i sum =
-                    _mm256_add_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(s.bias));
+                    _mm256_add_epi32(P::dot(w, xq[t * nb + k].qs), _mm256_set1_epi32(s.bias));
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum),
                                      _mm256_mul_ps(dw, _mm256_set1_ps(s.d)), acc[t]);
         }
@@ -517,19 +545,20 @@ void tile_x16(const std::byte* g0, size_t h, size_t nb, const BlockQ8_0* xq, con
 
 constexpr int kX16Tok = 3;  // tokens per tile: 3 accumulators + 8 weight ymm + temporaries
 
-void matmul_q4x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+template <class P>
+void matmul_x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     const size_t nb = a.n / kQBlock, ldy = w.rows;
-    const ActX16* ax = prepare_x16(a);
+    const ActX16* ax = prepare_x16(a, P::kOffset);
     for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
         for (size_t h = 0; h < 2; ++h) {  // rows 0-7, then 8-15
             float* yh = yg + 8 * h;
             size_t t = 0;
             for (; t + kX16Tok <= a.T; t += kX16Tok)
-                tile_x16<kX16Tok>(gp, h, nb, a.xq + t * nb, ax + t * nb, yh + t * ldy, ldy);
+                tile_x16<P, kX16Tok>(gp, h, nb, a.xq + t * nb, ax + t * nb, yh + t * ldy, ldy);
             if (a.T - t == 2)
-                tile_x16<2>(gp, h, nb, a.xq + t * nb, ax + t * nb, yh + t * ldy, ldy);
+                tile_x16<P, 2>(gp, h, nb, a.xq + t * nb, ax + t * nb, yh + t * ldy, ldy);
             else if (a.T - t == 1)
-                tile_x16<1>(gp, h, nb, a.xq + t * nb, ax + t * nb, yh + t * ldy, ldy);
+                tile_x16<P, 1>(gp, h, nb, a.xq + t * nb, ax + t * nb, yh + t * ldy, ldy);
         }
     });
 }
@@ -566,7 +595,10 @@ void matmul_avx2(const TensorView& w, const ActBatch& a, float* y, size_t r0, si
             matmul_quant<PairsQ4>(w, a, y, r0, r1);
             return;
         case DType::kQ4_0x16:
-            matmul_q4x16(w, a, y, r0, r1);
+            matmul_x16<X16Q4>(w, a, y, r0, r1);
+            return;
+        case DType::kQ8_0x16:
+            matmul_x16<X16Q8>(w, a, y, r0, r1);
             return;
     }
 }
@@ -1038,6 +1070,7 @@ void row_to_f32_avx2(const TensorView& w, size_t row, float* out) noexcept {
             return;
         }
         case DType::kQ4_0x16:  // never an embedding table of ours: the reference is enough
+        case DType::kQ8_0x16:
             reference_kernels().row_to_f32(w, row, out);
             return;
     }

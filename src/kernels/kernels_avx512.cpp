@@ -34,7 +34,7 @@
 #include <mistral/kernels.h>
 
 #include "kernels/isa.h"
-#include "kernels/q4x16_generic.h"
+#include "kernels/x16_generic.h"
 
 namespace mistral {
 namespace {
@@ -723,14 +723,38 @@ void matmul_f16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, 
         rows_f16_t1<1>(row_ptr(w, r), w.row_bytes, a.x, a.n, y + r);
 }
 
-// ---- q4_0x16: 16 rows per lane set (decode and prefill) -------------------------------------
+// ---- q4_0x16 / q8_0x16: 16 rows per lane set (decode and prefill) --------------------------
 //
-// A group block (dtype.h) holds 16 rows x 32 values: four 64-byte chunks whose 32-bit lane r is
-// four nibble bytes of row r. vpdpbusd multiplies each lane by the same four activation bytes
-// (a broadcast), so one zmm of int32 sums is one block of 16 rows: no unpacking permutes, no
-// per-row horizontal sums, and each weight zmm serves a whole tile of tokens. Per block and
-// token: 8 vpdpbusd into a sum started at the block's bias, a convert and one FMA by the rounded
-// scale products of the 16 rows (the kernels.h contract, as for the quads).
+// A group block (dtype.h) holds 16 rows x 32 values: 64-byte chunks whose 32-bit lane r is four
+// quant bytes of row r. vpdpbusd multiplies each lane by the same four activation bytes (a
+// broadcast), so one zmm of int32 sums is one block of 16 rows: no unpacking permutes, no per-row
+// horizontal sums, and each weight zmm serves a whole tile of tokens. Per block and token: 8
+// vpdpbusd into a sum started at the block's bias, a convert and one FMA by the rounded scale
+// products of the 16 rows (the kernels.h contract, as for the quads). The weights are made
+// unsigned for vpdpbusd as in the quads (q4_0 nibble + 8, q8_0 xor 0x80).
+
+// A block's 8 weight registers: register j is multiplied by activation bytes 4j..4j+3.
+struct X16Q4 {
+    static constexpr size_t kBlockBytes = kQ4x16GroupBlockBytes;
+    static constexpr int32_t kOffset = 8;
+    static void unpack(const std::byte* p, __m512i (&w)[8]) {
+        const __m512i m = _mm512_set1_epi8(0x0f);
+        for (int c = 0; c < 4; ++c) {  // values 4c.. (low nibbles) and 4c + 16.. (high)
+            const __m512i v = _mm512_loadu_si512(p + 32 + 64 * c);
+            w[c] = _mm512_and_si512(v, m);
+            w[c + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
+        }
+    }
+};
+struct X16Q8 {
+    static constexpr size_t kBlockBytes = kQ8x16GroupBlockBytes;
+    static constexpr int32_t kOffset = 128;
+    static void unpack(const std::byte* p, __m512i (&w)[8]) {
+        const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+        for (int c = 0; c < 8; ++c)
+            w[c] = _mm512_xor_si512(_mm512_loadu_si512(p + 32 + 64 * c), flip);
+    }
+};
 
 inline __m512i bcast4(const int8_t* p) {
     int32_t v;
@@ -740,30 +764,23 @@ inline __m512i bcast4(const int8_t* p) {
 
 // 16 rows (one group, from g0) x TT tokens (activations xq / ax with nb blocks per token; y with
 // stride ldy), every block column.
-template <int TT>
+template <class P, int TT>
 void tile_x16(const std::byte* g0, size_t nb, const BlockQ8_0* xq, const ActX16* ax, float* y,
               size_t ldy) {
     __m512 acc[TT];
     for (int t = 0; t < TT; ++t)
         acc[t] = _mm512_setzero_ps();
-    const __m512i m = _mm512_set1_epi8(0x0f);
     for (size_t k = 0; k < nb; ++k) {
-        const std::byte* p = g0 + k * kQ4x16GroupBlockBytes;
+        const std::byte* p = g0 + k * P::kBlockBytes;
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-        __m512i lo[4], hi[4];
-        for (int c = 0; c < 4; ++c) {
-            const __m512i v = _mm512_loadu_si512(p + 32 + 64 * c);
-            lo[c] = _mm512_and_si512(v, m);
-            hi[c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m);
-        }
+        __m512i w[8];
+        P::unpack(p, w);
         for (int t = 0; t < TT; ++t) {
             const BlockQ8_0& x = xq[t * nb + k];
             const ActX16& s = ax[t * nb + k];
             __m512i sum = _mm512_set1_epi32(s.bias);
-            for (int c = 0; c < 4; ++c)
-                sum = _mm512_dpbusd_epi32(sum, lo[c], bcast4(x.qs + 4 * c));
-            for (int c = 0; c < 4; ++c)
-                sum = _mm512_dpbusd_epi32(sum, hi[c], bcast4(x.qs + 16 + 4 * c));
+            for (int j = 0; j < 8; ++j)
+                sum = _mm512_dpbusd_epi32(sum, w[j], bcast4(x.qs + 4 * j));
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum),
                                      _mm512_mul_ps(dw, _mm512_set1_ps(s.d)), acc[t]);
         }
@@ -774,28 +791,29 @@ void tile_x16(const std::byte* g0, size_t nb, const BlockQ8_0* xq, const ActX16*
 
 constexpr int kX16Tok = 8;  // tokens per tile: 8 accumulators + 8 weight zmm + temporaries
 
-template <int TT>
+template <class P, int TT>
 void tile_x16_tail(int tt, const std::byte* g0, size_t nb, const BlockQ8_0* xq, const ActX16* ax,
                    float* y, size_t ldy) {
     if constexpr (TT > 0) {
         if (tt == TT) {
-            tile_x16<TT>(g0, nb, xq, ax, y, ldy);
+            tile_x16<P, TT>(g0, nb, xq, ax, y, ldy);
             return;
         }
-        tile_x16_tail<TT - 1>(tt, g0, nb, xq, ax, y, ldy);
+        tile_x16_tail<P, TT - 1>(tt, g0, nb, xq, ax, y, ldy);
     }
 }
 
-void matmul_q4x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+template <class P>
+void matmul_x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     const size_t nb = a.n / kQBlock, ldy = w.rows;
-    const ActX16* ax = prepare_x16(a);
+    const ActX16* ax = prepare_x16(a, P::kOffset);
     for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
         size_t t = 0;
         for (; t + kX16Tok <= a.T; t += kX16Tok)
-            tile_x16<kX16Tok>(gp, nb, a.xq + t * nb, ax + t * nb, yg + t * ldy, ldy);
+            tile_x16<P, kX16Tok>(gp, nb, a.xq + t * nb, ax + t * nb, yg + t * ldy, ldy);
         if (t < a.T) {
-            tile_x16_tail<kX16Tok - 1>(static_cast<int>(a.T - t), gp, nb, a.xq + t * nb,
-                                       ax + t * nb, yg + t * ldy, ldy);
+            tile_x16_tail<P, kX16Tok - 1>(static_cast<int>(a.T - t), gp, nb, a.xq + t * nb,
+                                          ax + t * nb, yg + t * ldy, ldy);
         }
     });
 }
@@ -810,7 +828,10 @@ void matmul_avx512(const TensorView& w, const ActBatch& a, float* y, size_t r0,
             matmul_quant<QuadsQ4>(w, a, y, r0, r1);
             return;
         case DType::kQ4_0x16:
-            matmul_q4x16(w, a, y, r0, r1);
+            matmul_x16<X16Q4>(w, a, y, r0, r1);
+            return;
+        case DType::kQ8_0x16:
+            matmul_x16<X16Q8>(w, a, y, r0, r1);
             return;
         case DType::kF16:
             if (a.T == 1) {

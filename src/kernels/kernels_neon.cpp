@@ -20,8 +20,8 @@
 
 #include "kernels/isa.h"
 #include "kernels/kv_rows_generic.h"
-#include "kernels/q4x16_generic.h"
 #include "kernels/simd_neon.h"
+#include "kernels/x16_generic.h"
 namespace mistral {
 namespace {
 
@@ -116,43 +116,59 @@ void matmul_quant(const TensorView& w, const ActBatch& a, float* y, size_t r0, s
     }
 }
 
-// ---- q4_0x16 ----------------------------------------------------------------------------------
+// ---- q4_0x16 / q8_0x16 ---------------------------------------------------------------------
 //
-// Quarter q of each 64-byte chunk of a group block (dtype.h) holds rows 4q..4q+3, four nibble
-// bytes per 32-bit lane: one dot4_lane per chunk and nibble half gives the block's exact int32
-// sums of four rows. Per lane, sum += (d_w * d_x) * float(isum) in block order, as in the
-// reference.
+// Quarter q of each 64-byte chunk of a group block (dtype.h) holds rows 4q..4q+3, four quant
+// bytes per 32-bit lane: one dot4_lane per chunk gives the block's exact int32 sums of four rows
+// (signed weights: q4_0 nibble - 8, q8_0 as stored). Per lane, sum += (d_w * d_x) * float(isum)
+// in block order, as in the reference.
+
+// A block's 8 weight registers (rows 4q..4q+3): register j is multiplied by activation bytes
+// 4j..4j+3.
+struct X16Q4 {
+    static constexpr size_t kBlockBytes = kQ4x16GroupBlockBytes;
+    static void unpack(const std::byte* p, size_t q, int8x16_t (&w)[8]) {
+        const uint8x16_t m = vdupq_n_u8(0x0f);
+        const int8x16_t eight = vdupq_n_s8(8);
+        for (int c = 0; c < 4; ++c) {  // values 4c.. (low nibbles) and 4c + 16.. (high)
+            const uint8x16_t v =
+                    vld1q_u8(reinterpret_cast<const uint8_t*>(p + 32 + 64 * c + 16 * q));
+            w[c] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, m)), eight);
+            w[c + 4] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), eight);
+        }
+    }
+};
+struct X16Q8 {
+    static constexpr size_t kBlockBytes = kQ8x16GroupBlockBytes;
+    static void unpack(const std::byte* p, size_t q, int8x16_t (&w)[8]) {
+        for (int c = 0; c < 8; ++c)
+            w[c] = vld1q_s8(reinterpret_cast<const int8_t*>(p + 32 + 64 * c + 16 * q));
+    }
+};
 
 // Rows 4q..4q+3 of one group (from g0) x TT tokens, every block column.
-template <int TT>
+template <class P, int TT>
 void tile_x16(const std::byte* g0, size_t q, size_t nb, const BlockQ8_0* xq, float* y, size_t ldy) {
     float32x4_t acc[TT];
     for (int t = 0; t < TT; ++t)
         acc[t] = vdupq_n_f32(0.0f);
-    const uint8x16_t m = vdupq_n_u8(0x0f);
-    const int8x16_t eight = vdupq_n_s8(8);
     for (size_t k = 0; k < nb; ++k) {
-        const std::byte* p = g0 + k * kQ4x16GroupBlockBytes;
+        const std::byte* p = g0 + k * P::kBlockBytes;
         const float32x4_t dw = load4_f16(reinterpret_cast<const uint16_t*>(p) + 4 * q);
-        int8x16_t lo[4], hi[4];
-        for (int c = 0; c < 4; ++c) {
-            const uint8x16_t v =
-                    vld1q_u8(reinterpret_cast<const uint8_t*>(p + 32 + 64 * c + 16 * q));
-            lo[c] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, m)), eight);
-            hi[c] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), eight);
-        }
+        int8x16_t w[8];
+        P::unpack(p, q, w);
         for (int t = 0; t < TT; ++t) {
             const BlockQ8_0& x = xq[t * nb + k];
             const int8x16_t xl = vld1q_s8(x.qs), xh = vld1q_s8(x.qs + 16);
             int32x4_t sum = vdupq_n_s32(0);
-            sum = dot4_lane<0>(sum, lo[0], xl);
-            sum = dot4_lane<1>(sum, lo[1], xl);
-            sum = dot4_lane<2>(sum, lo[2], xl);
-            sum = dot4_lane<3>(sum, lo[3], xl);
-            sum = dot4_lane<0>(sum, hi[0], xh);
-            sum = dot4_lane<1>(sum, hi[1], xh);
-            sum = dot4_lane<2>(sum, hi[2], xh);
-            sum = dot4_lane<3>(sum, hi[3], xh);
+            sum = dot4_lane<0>(sum, w[0], xl);
+            sum = dot4_lane<1>(sum, w[1], xl);
+            sum = dot4_lane<2>(sum, w[2], xl);
+            sum = dot4_lane<3>(sum, w[3], xl);
+            sum = dot4_lane<0>(sum, w[4], xh);
+            sum = dot4_lane<1>(sum, w[5], xh);
+            sum = dot4_lane<2>(sum, w[6], xh);
+            sum = dot4_lane<3>(sum, w[7], xh);
             const float32x4_t scale = vmulq_f32(dw, vdupq_n_f32(f16_to_f32(x.d)));
             acc[t] = vaddq_f32(acc[t], vmulq_f32(scale, vcvtq_f32_s32(sum)));
         }
@@ -161,15 +177,16 @@ void tile_x16(const std::byte* g0, size_t q, size_t nb, const BlockQ8_0* xq, flo
         vst1q_f32(y + t * ldy, acc[t]);
 }
 
-void matmul_q4x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+template <class P>
+void matmul_x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     const size_t nb = a.n / kQBlock, ldy = w.rows;
     for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
         for (size_t q = 0; q < 4; ++q) {
             size_t t = 0;
             for (; t + kTileTok <= a.T; t += kTileTok)
-                tile_x16<kTileTok>(gp, q, nb, a.xq + t * nb, yg + 4 * q + t * ldy, ldy);
+                tile_x16<P, kTileTok>(gp, q, nb, a.xq + t * nb, yg + 4 * q + t * ldy, ldy);
             for (; t < a.T; ++t)
-                tile_x16<1>(gp, q, nb, a.xq + t * nb, yg + 4 * q + t * ldy, ldy);
+                tile_x16<P, 1>(gp, q, nb, a.xq + t * nb, yg + 4 * q + t * ldy, ldy);
         }
     });
 }
@@ -192,7 +209,10 @@ void matmul_neon(const TensorView& w, const ActBatch& a, float* y, size_t r0, si
             matmul_quant<BlockQ4_0>(w, a, y, r0, r1);
             return;
         case DType::kQ4_0x16:
-            matmul_q4x16(w, a, y, r0, r1);
+            matmul_x16<X16Q4>(w, a, y, r0, r1);
+            return;
+        case DType::kQ8_0x16:
+            matmul_x16<X16Q8>(w, a, y, r0, r1);
             return;
     }
 }
@@ -421,6 +441,7 @@ void row_to_f32_neon(const TensorView& w, size_t row, float* out) noexcept {
             return;
         }
         case DType::kQ4_0x16:  // never an embedding table of ours: the reference is enough
+        case DType::kQ8_0x16:
             reference_kernels().row_to_f32(w, row, out);
             return;
     }

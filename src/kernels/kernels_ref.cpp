@@ -34,17 +34,21 @@ float dot_bf16_row(const uint16_t* w, const float* x, size_t n) {
     return sum;
 }
 
-// q8_0 weights x q8_0 activations: exact int32 sum per block, then one scaled float add.
+// sum += one q8_0 block times one q8_0 block: exact int32 sum, then one scaled float add (one
+// definition for both q8_0 layouts, as add_q4_0_block below).
+inline void add_q8_0_block(float& sum, const BlockQ8_0& w, const BlockQ8_0& x) {
+    int32_t isum = 0;
+    for (size_t i = 0; i < kQBlock; ++i)
+        isum += static_cast<int32_t>(w.qs[i]) * static_cast<int32_t>(x.qs[i]);
+    const float scale = f16_to_f32(w.d) * f16_to_f32(x.d);
+    sum += scale * static_cast<float>(isum);
+}
+
+// q8_0 weights x q8_0 activations.
 float dot_q8_0_row(const BlockQ8_0* w, const BlockQ8_0* x, size_t n_blocks) {
     float sum = 0.0f;
-    for (size_t b = 0; b < n_blocks; ++b) {
-        int32_t isum = 0;
-        for (size_t i = 0; i < kQBlock; ++i) {
-            isum += static_cast<int32_t>(w[b].qs[i]) * static_cast<int32_t>(x[b].qs[i]);
-        }
-        const float scale = f16_to_f32(w[b].d) * f16_to_f32(x[b].d);
-        sum += scale * static_cast<float>(isum);
-    }
+    for (size_t b = 0; b < n_blocks; ++b)
+        add_q8_0_block(sum, w[b], x[b]);
     return sum;
 }
 
@@ -72,11 +76,18 @@ float dot_q4_0_row(const BlockQ4_0* w, const BlockQ8_0* x, size_t n_blocks) {
     return sum;
 }
 
-// q4_0x16 weights: block by block as plain q4_0 (same sums, same order: identical results).
+// Interleaved weights: block by block as the plain layout (same sums, same order: identical
+// results).
 float dot_q4_0x16_row(const TensorView& w, size_t r, const BlockQ8_0* x, size_t n_blocks) {
     float sum = 0.0f;
     for (size_t b = 0; b < n_blocks; ++b)
         add_q4_0_block(sum, q4_0x16_block(w.data, n_blocks, r, b), x[b]);
+    return sum;
+}
+float dot_q8_0x16_row(const TensorView& w, size_t r, const BlockQ8_0* x, size_t n_blocks) {
+    float sum = 0.0f;
+    for (size_t b = 0; b < n_blocks; ++b)
+        add_q8_0_block(sum, q8_0x16_block(w.data, n_blocks, r, b), x[b]);
     return sum;
 }
 
@@ -100,6 +111,8 @@ float dot_row(const TensorView& w, const ActBatch& a, size_t r, size_t t) {
                                 n_blocks);
         case DType::kQ4_0x16:
             return dot_q4_0x16_row(w, r, a.xq + t * n_blocks, n_blocks);
+        case DType::kQ8_0x16:
+            return dot_q8_0x16_row(w, r, a.xq + t * n_blocks, n_blocks);
     }
     return 0.0f;
 }

@@ -55,7 +55,7 @@ inline int32x4_t dot4_lane(int32x4_t acc, int8x16_t w, int8x16_t x) {
 #if defined(__ARM_FEATURE_DOTPROD)
     return vdotq_laneq_s32(acc, w, x, L);
 #else
-    // |w x| <= 8 * 128: pairs fit int16; pairwise-add the pairs into each row's int32 lane
+    // |w x| <= 128 * 127: a pair fits int16; pairwise-add the pairs into each row's int32 lane
     const int8x16_t xb = vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), L));
     const int16x8_t p = vpaddq_s16(vmull_s8(vget_low_s8(w), vget_low_s8(xb)), vmull_high_s8(w, xb));
     return vpadalq_s16(acc, p);

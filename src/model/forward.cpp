@@ -67,7 +67,7 @@ ActBatch rows_of(const ActBatch& a, size_t r0) {
 }
 
 // Threads split matmul rows at multiples of 16: whole groups of a q4_0x16 matrix (dtype.h) each.
-constexpr size_t kRowUnit = kQ4x16Rows;
+constexpr size_t kRowUnit = kX16Rows;
 
 size_t row_units(size_t rows) {
     return (rows + kRowUnit - 1) / kRowUnit;

@@ -21,6 +21,8 @@ std::string_view dtype_name(DType t) noexcept {
             return "q4_0";
         case DType::kQ4_0x16:
             return "q4_0x16";
+        case DType::kQ8_0x16:
+            return "q8_0x16";
     }
     return "?";
 }
@@ -39,7 +41,11 @@ bool dtype_valid(uint32_t code) noexcept {
 }
 
 bool is_quantized(DType t) noexcept {
-    return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_0x16;
+    return t == DType::kQ8_0 || t == DType::kQ4_0 || is_interleaved(t);
+}
+
+bool is_interleaved(DType t) noexcept {
+    return t == DType::kQ4_0x16 || t == DType::kQ8_0x16;
 }
 
 size_t block_size(DType t) noexcept {
@@ -54,6 +60,7 @@ size_t block_bytes(DType t) noexcept {
         case DType::kBF16:
             return 2;
         case DType::kQ8_0:
+        case DType::kQ8_0x16:
             return sizeof(BlockQ8_0);
         case DType::kQ4_0:
         case DType::kQ4_0x16:
@@ -162,6 +169,7 @@ void row_to_f32(DType t, const void* src, float* dst, size_t n) noexcept {
             dequantize_row_q4_0(static_cast<const BlockQ4_0*>(src), dst, n);
             return;
         case DType::kQ4_0x16:  // rows are not contiguous: a misuse, made loud
+        case DType::kQ8_0x16:
             for (size_t i = 0; i < n; ++i)
                 dst[i] = std::numeric_limits<float>::quiet_NaN();
             return;
@@ -192,6 +200,7 @@ void row_from_f32(DType t, const float* src, void* dst, size_t n) noexcept {
             quantize_row_q4_0(src, static_cast<BlockQ4_0*>(dst), n);
             return;
         case DType::kQ4_0x16:
+        case DType::kQ8_0x16:
             return;
     }
 }

@@ -65,45 +65,60 @@ void dequantize_row_q4_0(const BlockQ4_0* in, float* y, size_t n) noexcept {
     }
 }
 
-// ---- q4_0x16: the layout is defined by these two (docs/FORMAT.md) ---------------------------
+// ---- q4_0x16 / q8_0x16: the layouts are defined by these (docs/FORMAT.md) --------------------
 
 namespace {
 
-// Offsets inside one 288-byte group block: row r's scale, and its nibble byte i (< 16).
+// Offsets inside one group block: row r's scale, and its quant byte i.
 constexpr size_t x16_scale_at(size_t r) {
     return 2 * r;
 }
 constexpr size_t x16_qs_at(size_t r, size_t i) {
-    return 2 * kQ4x16Rows + 64 * (i / 4) + 4 * r + i % 4;
+    return 2 * kX16Rows + 64 * (i / 4) + 4 * r + i % 4;
 }
 
-}  // namespace
-
-void interleave_q4_0x16(const void* in, void* out, size_t rows, size_t n_blocks) noexcept {
-    const auto* src = static_cast<const BlockQ4_0*>(in);
+template <class Block>
+void interleave_x16(const void* in, void* out, size_t rows, size_t n_blocks) {
+    const auto* src = static_cast<const Block*>(in);
     auto* dst = static_cast<uint8_t*>(out);
-    for (size_t g = 0; g < rows / kQ4x16Rows; ++g) {
+    for (size_t g = 0; g < rows / kX16Rows; ++g) {
         for (size_t k = 0; k < n_blocks; ++k) {
-            uint8_t* o = dst + (g * n_blocks + k) * kQ4x16GroupBlockBytes;
-            for (size_t r = 0; r < kQ4x16Rows; ++r) {
-                const BlockQ4_0& b = src[(g * kQ4x16Rows + r) * n_blocks + k];
+            uint8_t* o = dst + (g * n_blocks + k) * kX16Rows * sizeof(Block);
+            for (size_t r = 0; r < kX16Rows; ++r) {
+                const Block& b = src[(g * kX16Rows + r) * n_blocks + k];
                 std::memcpy(o + x16_scale_at(r), &b.d, 2);
-                for (size_t i = 0; i < kQBlock / 2; ++i)
-                    o[x16_qs_at(r, i)] = b.qs[i];
+                for (size_t i = 0; i < sizeof b.qs; ++i)
+                    std::memcpy(o + x16_qs_at(r, i), &b.qs[i], 1);
             }
         }
     }
 }
 
-BlockQ4_0 q4_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) noexcept {
+template <class Block>
+Block x16_block(const void* data, size_t n_blocks, size_t r, size_t k) {
     const auto* o = static_cast<const uint8_t*>(data) +
-                    ((r / kQ4x16Rows) * n_blocks + k) * kQ4x16GroupBlockBytes;
-    const size_t lane = r % kQ4x16Rows;
-    BlockQ4_0 b;
+                    ((r / kX16Rows) * n_blocks + k) * kX16Rows * sizeof(Block);
+    const size_t lane = r % kX16Rows;
+    Block b;
     std::memcpy(&b.d, o + x16_scale_at(lane), 2);
-    for (size_t i = 0; i < kQBlock / 2; ++i)
-        b.qs[i] = o[x16_qs_at(lane, i)];
+    for (size_t i = 0; i < sizeof b.qs; ++i)
+        std::memcpy(&b.qs[i], o + x16_qs_at(lane, i), 1);
     return b;
+}
+
+}  // namespace
+
+void interleave_q4_0x16(const void* in, void* out, size_t rows, size_t n_blocks) noexcept {
+    interleave_x16<BlockQ4_0>(in, out, rows, n_blocks);
+}
+BlockQ4_0 q4_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) noexcept {
+    return x16_block<BlockQ4_0>(data, n_blocks, r, k);
+}
+void interleave_q8_0x16(const void* in, void* out, size_t rows, size_t n_blocks) noexcept {
+    interleave_x16<BlockQ8_0>(in, out, rows, n_blocks);
+}
+BlockQ8_0 q8_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) noexcept {
+    return x16_block<BlockQ8_0>(data, n_blocks, r, k);
 }
 
 }  // namespace mistral

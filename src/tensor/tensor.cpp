@@ -26,6 +26,14 @@ void tensor_row_to_f32(const TensorView& t, size_t row, float* out) noexcept {
         }
         return;
     }
+    if (t.type == DType::kQ8_0x16) {
+        const size_t nb = t.cols / kQBlock;
+        for (size_t b = 0; b < nb; ++b) {
+            const BlockQ8_0 blk = q8_0x16_block(t.data, nb, row, b);
+            dequantize_row_q8_0(&blk, out + b * kQBlock, kQBlock);
+        }
+        return;
+    }
     row_to_f32(t.type, t.row(row), out, t.cols);
 }
 

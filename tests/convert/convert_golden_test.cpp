@@ -114,11 +114,14 @@ TEST(ConvertGolden, RequestedTypesStayWithinTheirBounds) {
                     EXPECT_EQ(got, want) << t.name;
                     continue;
                 }
-                // q4_0 matrices the forward pass multiplies are stored 16-row interleaved
+                // q4_0 / q8_0 matrices the forward pass multiplies are stored 16-row interleaved
                 // (docs/FORMAT.md): all but the embedding table, when their rows allow it.
-                const bool x16 = type == DType::kQ4_0 && t.name != "tok_embeddings.weight" &&
-                                 t.view.rows % 16 == 0;
-                EXPECT_EQ(t.view.type, x16 ? DType::kQ4_0x16 : type) << t.name;
+                const bool x16 = (type == DType::kQ4_0 || type == DType::kQ8_0) &&
+                                 t.name != "tok_embeddings.weight" && t.view.rows % 16 == 0;
+                const DType want_type = !x16                   ? type
+                                        : type == DType::kQ4_0 ? DType::kQ4_0x16
+                                                               : DType::kQ8_0x16;
+                EXPECT_EQ(t.view.type, want_type) << t.name;
                 interleaved += x16 ? 1 : 0;
                 for (size_t i = 0; i < want.size(); ++i) {
                     const float x = want[i], y = got[i], e = std::fabs(x - y);
@@ -134,7 +137,7 @@ TEST(ConvertGolden, RequestedTypesStayWithinTheirBounds) {
                 ++checked;
             }
             EXPECT_GT(checked, 0u);
-            if (type == DType::kQ4_0) {
+            if (type == DType::kQ4_0 || type == DType::kQ8_0) {
                 EXPECT_GT(interleaved, 0u);
             }
         }
@@ -172,14 +175,16 @@ TEST(ConvertGolden, GgufTensorsEqualTheReferenceAndBlocksCarryOver) {
                 continue;
             const auto bytes = src->read(i);
             ASSERT_EQ(bytes.size(), t->view.nbytes()) << st.name;
-            if (t->view.type == DType::kQ4_0x16) {  // the same blocks, 16 rows interleaved
-                EXPECT_EQ(st.type, DType::kQ4_0) << st.name;
-                const size_t nb = t->view.cols / kQBlock;
-                const auto* plain = reinterpret_cast<const BlockQ4_0*>(bytes.data());
+            if (is_interleaved(t->view.type)) {  // the same blocks, 16 rows interleaved
+                const bool q4 = t->view.type == DType::kQ4_0x16;
+                EXPECT_EQ(st.type, q4 ? DType::kQ4_0 : DType::kQ8_0) << st.name;
+                const size_t nb = t->view.cols / kQBlock, bb = q4 ? 18 : 34;
                 for (size_t r = 0; r < t->view.rows; ++r) {
                     for (size_t k = 0; k < nb; ++k) {
-                        const BlockQ4_0 b = q4_0x16_block(t->view.data, nb, r, k);
-                        ASSERT_EQ(std::memcmp(&b, &plain[r * nb + k], sizeof b), 0)
+                        const std::byte* want = bytes.data() + (r * nb + k) * bb;
+                        const BlockQ4_0 b4 = q4_0x16_block(t->view.data, nb, r, k);
+                        const BlockQ8_0 b8 = q8_0x16_block(t->view.data, nb, r, k);
+                        ASSERT_EQ(q4 ? std::memcmp(&b4, want, bb) : std::memcmp(&b8, want, bb), 0)
                                 << st.name << " row " << r << " block " << k;
                     }
                 }
@@ -245,6 +250,7 @@ TEST(ConvertCliGolden, OverwriteFailuresAndUsage) {
     // Usage errors exit 2.
     EXPECT_EQ(test::run(convert_cmd(in + " -o x --type q5_k")).exit_code, 2);
     EXPECT_EQ(test::run(convert_cmd(in + " -o x --type q4_0x16")).exit_code, 2);  // a layout
+    EXPECT_EQ(test::run(convert_cmd(in + " -o x --type q8_0x16")).exit_code, 2);
     EXPECT_EQ(test::run(convert_cmd(in)).exit_code, 2);
     EXPECT_EQ(test::run(convert_cmd(in + " -o x --bogus")).exit_code, 2);
     EXPECT_EQ(test::run(convert_cmd("--help")).exit_code, 0);

@@ -180,15 +180,15 @@ TEST(KernelDispatch, EnvironmentForcesReferenceOrRejectsUnknown) {
 // ---- matmul ------------------------------------------------------------------------------
 
 // A [rows, n] weight of `type`, misaligned; float types from awkward values, block types as
-// raw random blocks (every int8 incl. -128, every nibble) with random f16 scales; q4_0x16 as such
-// q4_0 rows interleaved (rows % 16 == 0).
+// raw random blocks (every int8 incl. -128, every nibble) with random f16 scales; q4_0x16 and
+// q8_0x16 as such blocks interleaved (rows % 16 == 0).
 struct Weight {
     Misaligned<std::byte> mem;
     TensorView view;
     Weight(DType type, size_t rows, size_t n, Rng& rng) : mem(rows * bytes_for(type, n)) {
         const size_t rb = bytes_for(type, n);
         view = TensorView{type, 2, rows, n, rb, mem.ptr};
-        std::vector<std::byte> plain(type == DType::kQ4_0x16 ? rows * rb : 0);
+        std::vector<std::byte> plain(is_interleaved(type) ? rows * rb : 0);
         for (size_t r = 0; r < rows; ++r) {
             std::byte* row = plain.empty() ? mem.ptr + r * rb : plain.data() + r * rb;
             if (is_quantized(type)) {
@@ -204,8 +204,10 @@ struct Weight {
                 row_from_f32(type, vals.data(), row, n);
             }
         }
-        if (!plain.empty())
+        if (type == DType::kQ4_0x16)
             interleave_q4_0x16(plain.data(), mem.ptr, rows, n / kQBlock);
+        if (type == DType::kQ8_0x16)
+            interleave_q8_0x16(plain.data(), mem.ptr, rows, n / kQBlock);
     }
 };
 
@@ -261,7 +263,7 @@ class SimdMatmul : public ::testing::TestWithParam<std::tuple<const KernelTable*
 TEST_P(SimdMatmul, AwkwardShapesMatchReference) {
     const auto [k, type] = GetParam();
     Rng rng(1000 + static_cast<uint64_t>(type));
-    if (type == DType::kQ4_0x16) {
+    if (is_interleaved(type)) {
         // Whole 16-row groups at every block count and token tail, many groups with long token
         // runs, and ranges that cut groups (those rows go through the reference, the rest not).
         for (size_t kb : kBlocks) {
@@ -587,7 +589,7 @@ TEST_P(SimdOps, RowToF32IsBitExact) {
             sizes = awkward_sizes();
         }
         for (size_t n : sizes) {
-            Weight w(type, type == DType::kQ4_0x16 ? 32 : 3, n, rng);
+            Weight w(type, is_interleaved(type) ? 32 : 3, n, rng);
             if (type == DType::kF16) {  // every finite f16 bit pattern class: random non-NaN bits
                 auto* h = reinterpret_cast<uint16_t*>(w.mem.ptr);
                 for (size_t i = 0; i < 3 * n; ++i) {
@@ -599,7 +601,7 @@ TEST_P(SimdOps, RowToF32IsBitExact) {
             }
             Misaligned<float> got(n * sizeof(float));
             std::vector<float> want(n);
-            const size_t row = type == DType::kQ4_0x16 ? 21 : 2;
+            const size_t row = is_interleaved(type) ? 21 : 2;
             k.row_to_f32(w.view, row, got.ptr);
             kRef.row_to_f32(w.view, row, want.data());
             EXPECT_EQ(std::memcmp(got.ptr, want.data(), n * sizeof(float)), 0)

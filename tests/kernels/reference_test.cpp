@@ -88,31 +88,37 @@ TEST(ReferenceKernels, MatmulEveryTypeAgainstDouble) {
     }
 }
 
-// q4_0x16 is q4_0 relaid: the bytes sit where docs/FORMAT.md says (checked here by the table's
-// own formula, not by q4_0x16_block), q4_0x16_block recovers every block, and the reference
-// gives bit-identical products and rows for both layouts of the same numbers.
-TEST(ReferenceKernels, Q4_0x16IsQ4_0Relaid) {
+// q4_0x16 / q8_0x16 are q4_0 / q8_0 relaid: the bytes sit where docs/FORMAT.md says (checked here
+// by the table's own formula, not by the block functions), q4_0x16_block / q8_0x16_block recover
+// every block, and the reference gives bit-identical products and rows for both layouts.
+template <class Block>
+void check_relaid(DType plain_type, DType x16_type,
+                  void (*interleave)(const void*, void*, size_t, size_t) noexcept,
+                  Block (*block)(const void*, size_t, size_t, size_t) noexcept) {
     Rng rng(16);
     const size_t rows = 48, n = 160, nb = n / kQBlock, T = 3;
+    const size_t group_block = 16 * sizeof(Block);
     const auto wv = rng.normals(rows * n);
-    const auto plain = make_tensor(DType::kQ4_0, rows, n, wv);
+    const auto plain = make_tensor(plain_type, rows, n, wv);
     std::vector<std::byte> inter(plain.bytes.size());
-    interleave_q4_0x16(plain.bytes.data(), inter.data(), rows, nb);
-    const TensorView x16{DType::kQ4_0x16, 2, rows, n, plain.view.row_bytes, inter.data()};
-    const auto* pb = reinterpret_cast<const BlockQ4_0*>(plain.bytes.data());
+    interleave(plain.bytes.data(), inter.data(), rows, nb);
+    const TensorView x16{x16_type, 2, rows, n, plain.view.row_bytes, inter.data()};
+    const auto* pb = reinterpret_cast<const Block*>(plain.bytes.data());
     const auto* ib = reinterpret_cast<const uint8_t*>(inter.data());
     for (size_t r = 0; r < rows; ++r) {
         for (size_t k = 0; k < nb; ++k) {
-            const BlockQ4_0& want = pb[r * nb + k];
-            const size_t base = ((r / 16) * nb + k) * 288;
+            const Block& want = pb[r * nb + k];
+            const size_t base = ((r / 16) * nb + k) * group_block;
             uint16_t d;
             std::memcpy(&d, ib + base + 2 * (r % 16), 2);
             EXPECT_EQ(d, want.d) << r << " " << k;
-            for (size_t i = 0; i < 16; ++i) {
-                EXPECT_EQ(ib[base + 32 + 64 * (i / 4) + 4 * (r % 16) + i % 4], want.qs[i])
+            for (size_t i = 0; i < sizeof want.qs; ++i) {
+                uint8_t q;
+                std::memcpy(&q, &want.qs[i], 1);
+                EXPECT_EQ(ib[base + 32 + 64 * (i / 4) + 4 * (r % 16) + i % 4], q)
                         << r << " " << k << " " << i;
             }
-            const BlockQ4_0 got = q4_0x16_block(inter.data(), nb, r, k);
+            const Block got = block(inter.data(), nb, r, k);
             EXPECT_EQ(std::memcmp(&got, &want, sizeof got), 0) << r << " " << k;
         }
     }
@@ -139,6 +145,14 @@ TEST(ReferenceKernels, Q4_0x16IsQ4_0Relaid) {
         K.row_to_f32(x16, r, row_x16.data());
         EXPECT_EQ(std::memcmp(row_plain.data(), row_x16.data(), n * sizeof(float)), 0) << r;
     }
+}
+
+TEST(ReferenceKernels, Q4_0x16IsQ4_0Relaid) {
+    check_relaid<BlockQ4_0>(DType::kQ4_0, DType::kQ4_0x16, interleave_q4_0x16, q4_0x16_block);
+}
+
+TEST(ReferenceKernels, Q8_0x16IsQ8_0Relaid) {
+    check_relaid<BlockQ8_0>(DType::kQ8_0, DType::kQ8_0x16, interleave_q8_0x16, q8_0x16_block);
 }
 
 TEST(ReferenceKernels, QuantizeActIsTheSpecQuantizer) {

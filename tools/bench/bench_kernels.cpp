@@ -10,8 +10,8 @@
 // runs the whole matrix. --threads 2 adds a row-split run with std::thread (the memory-bandwidth
 // ceiling of the machine at T=1; kernels themselves are single-threaded).
 // Single-threaded runs are timed in thread CPU time (CLOCK_THREAD_CPUTIME_ID), the threaded run
-// in wall time. --matmul TYPE (f16, q8_0, q4_0, q4_0x16) times only the matmuls of that weight
-// type.
+// in wall time. --matmul TYPE (f16, q8_0, q4_0, q8_0x16, q4_0x16) times only the matmuls of that
+// weight type.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -120,9 +120,12 @@ Buffer random_weight(DType type, size_t rows, size_t cols, Fill& f, TensorView& 
             row_from_f32(type, row.data(), p + r * rb, cols);
         }
     }
-    if (type == DType::kQ4_0x16) {  // the random q4_0 blocks above, 16 rows interleaved
+    if (is_interleaved(type)) {  // the random blocks above, 16 rows interleaved
         Buffer inter(rows * rb);
-        interleave_q4_0x16(buf.data(), inter.data(), rows, cols / kQBlock);
+        if (type == DType::kQ4_0x16)
+            interleave_q4_0x16(buf.data(), inter.data(), rows, cols / kQBlock);
+        else
+            interleave_q8_0x16(buf.data(), inter.data(), rows, cols / kQBlock);
         buf = std::move(inter);
     }
     view = TensorView{type, 2, rows, cols, rb, buf.data()};
@@ -153,7 +156,7 @@ void bench_matmul(const KernelTable& ref, const KernelTable& simd, const Options
         tokens = {1, 64};
     }
     Fill f;
-    for (DType type : {DType::kF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_0x16}) {
+    for (DType type : {DType::kF16, DType::kQ8_0, DType::kQ4_0, DType::kQ8_0x16, DType::kQ4_0x16}) {
         if (!o.matmul_type.empty() && o.matmul_type != dtype_name(type))
             continue;
         for (const Shape& s : shapes) {
@@ -304,8 +307,9 @@ int main(int argc, char** argv) {
         } else if (a == "--matmul" && i + 1 < argc) {
             o.matmul_type = argv[++i];
             if (o.matmul_type != "f16" && o.matmul_type != "q8_0" && o.matmul_type != "q4_0" &&
-                o.matmul_type != "q4_0x16") {
-                std::fprintf(stderr, "bench_kernels: --matmul takes f16, q8_0, q4_0 or q4_0x16\n");
+                o.matmul_type != "q8_0x16" && o.matmul_type != "q4_0x16") {
+                std::fprintf(stderr,
+                             "bench_kernels: --matmul takes f16, q8_0, q4_0, q8_0x16 or q4_0x16\n");
                 return 2;
             }
         } else {

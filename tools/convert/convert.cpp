@@ -36,8 +36,12 @@ DType choose_type(const SourceTensor& t, bool is_norm, std::optional<DType> requ
 
 DType stored_type(DType t, const ExpectedTensor& e) {
     const bool multiplied = e.shape.size() == 2 && e.name != "tok_embeddings.weight";
-    if (t == DType::kQ4_0 && multiplied && e.shape[0] % kQ4x16Rows == 0)
+    if (!multiplied || e.shape[0] % kX16Rows != 0)
+        return t;
+    if (t == DType::kQ4_0)
         return DType::kQ4_0x16;
+    if (t == DType::kQ8_0)
+        return DType::kQ8_0x16;
     return t;
 }
 
@@ -45,10 +49,14 @@ std::vector<std::byte> to_stored(std::vector<std::byte> data, DType plain, DType
                                  size_t rows, size_t cols) {
     if (stored == plain)
         return data;
-    MISTRAL_CHECK(plain == DType::kQ4_0 && stored == DType::kQ4_0x16 && rows % kQ4x16Rows == 0,
-                  "to_stored: only q4_0 -> q4_0x16");
+    MISTRAL_CHECK(rows % kX16Rows == 0 && ((plain == DType::kQ4_0 && stored == DType::kQ4_0x16) ||
+                                           (plain == DType::kQ8_0 && stored == DType::kQ8_0x16)),
+                  "to_stored: only q4_0 -> q4_0x16 and q8_0 -> q8_0x16");
     std::vector<std::byte> out(data.size());
-    interleave_q4_0x16(data.data(), out.data(), rows, cols / kQBlock);
+    if (stored == DType::kQ4_0x16)
+        interleave_q4_0x16(data.data(), out.data(), rows, cols / kQBlock);
+    else
+        interleave_q8_0x16(data.data(), out.data(), rows, cols / kQBlock);
     return out;
 }
 

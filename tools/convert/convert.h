@@ -44,12 +44,12 @@ struct ConvertSummary {
 DType choose_type(const SourceTensor& t, bool is_norm, std::optional<DType> requested,
                   std::string* why);
 
-// The type a matrix chosen to be `t` is stored as: q4_0 becomes q4_0x16 (its 16-row interleaved
-// layout, see dtype.h) for the matrices the forward pass multiplies (all but the embedding table,
-// which is only looked up by row) when their row count is a multiple of 16.
+// The type a matrix chosen to be `t` is stored as: q4_0 / q8_0 become q4_0x16 / q8_0x16 (their
+// 16-row interleaved layouts, see dtype.h) for the matrices the forward pass multiplies (all but
+// the embedding table, which is only looked up by row) when their row count is a multiple of 16.
 DType stored_type(DType t, const ExpectedTensor& e);
-// Plain rows of `plain` (rows x cols) in the stored form of `stored` (interleaved for q4_0x16;
-// otherwise moved through unchanged).
+// Plain rows of `plain` (rows x cols) in the stored form of `stored` (interleaved for the x16
+// types; otherwise moved through unchanged).
 std::vector<std::byte> to_stored(std::vector<std::byte> data, DType plain, DType stored,
                                  size_t rows, size_t cols);
 

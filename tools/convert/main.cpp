@@ -92,10 +92,10 @@ Args parse(int argc, char** argv) {
         } else if (s == "--type") {
             const std::string t = value();
             a.type = mistral::parse_dtype(t);
-            if (!a.type || *a.type == mistral::DType::kQ4_0x16) {
+            if (!a.type || mistral::is_interleaved(*a.type)) {
                 throw UsageError("--type: unknown type '" + t +
-                                 "' (f32, f16, bf16, q8_0, q4_0; q4_0 matrices are stored "
-                                 "as q4_0x16 where they can be)");
+                                 "' (f32, f16, bf16, q8_0, q4_0; their matrices are stored "
+                                 "16 rows interleaved where they can be)");
             }
         } else if (s == "--sliding-window") {
             a.window = parse_int(s, value(), 0, int64_t{1} << 30);

@@ -1,7 +1,7 @@
-// What every table's q4_0x16 matmul shares: the split of a row range into whole 16-row groups
-// (rows of a group the range cuts go through the reference, which reads any row), and the per-
-// block activation terms of the x86 tables. Internal linkage (anonymous namespace): each TU gets
-// its own copy compiled with its own flags (STYLE.md 3.5, the ODR trap).
+// What every table's q4_0x16 / q8_0x16 matmul shares: the split of a row range into whole 16-row
+// groups (rows of a group the range cuts go through the reference, which reads any row), and the
+// per- block activation terms of the x86 tables. Internal linkage (anonymous namespace): each TU
+// gets its own copy compiled with its own flags (STYLE.md 3.5, the ODR trap).
 #pragma once
 
 #include <cstddef>
@@ -20,7 +20,7 @@ namespace {
 template <class Group>
 void for_whole_x16_groups(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1,
                           Group&& group) {
-    constexpr size_t G = kQ4x16Rows;
+    constexpr size_t G = kX16Rows;
     const size_t g0 = (r0 + G - 1) / G, g1 = r1 / G;
     if (g0 >= g1) {
         reference_kernels().matmul(w, a, y, r0, r1);
@@ -34,15 +34,15 @@ void for_whole_x16_groups(const TensorView& w, const ActBatch& a, float* y, size
         group(w.data + g * G * w.row_bytes, y + g * G);
 }
 
-// Per token and block: the activation scale and -8 x (sum of the 32 values), so that unsigned
-// nibbles u = w + 8 give sum(w x) = sum(u x) - 8 sum(x) exactly.
+// Per token and block: the activation scale and -offset x (sum of the 32 values), so that
+// weights made unsigned, u = w + offset, give sum(w x) = sum(u x) - offset sum(x) exactly.
 struct ActX16 {
     float d;
     int32_t bias;
 };
 
 // The terms of a.T * n/32 activation blocks, in per-thread scratch (grown on first use, kept).
-inline const ActX16* prepare_x16(const ActBatch& a) {
+inline const ActX16* prepare_x16(const ActBatch& a, int32_t offset) {
     thread_local std::vector<ActX16> scratch;
     const size_t count = a.T * (a.n / kQBlock);
     if (scratch.size() < count)
@@ -51,7 +51,7 @@ inline const ActX16* prepare_x16(const ActBatch& a) {
         int32_t sum = 0;
         for (size_t j = 0; j < kQBlock; ++j)
             sum += a.xq[i].qs[j];
-        scratch[i] = {f16_to_f32(a.xq[i].d), -8 * sum};
+        scratch[i] = {f16_to_f32(a.xq[i].d), -offset * sum};
     }
     return scratch.data();
 }
