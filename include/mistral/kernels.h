@@ -9,7 +9,8 @@
 // Contract an ISA table must meet against reference_kernels() (tested in kernels_test.cpp):
 //  - matmul on f32/f16/bf16 weights: every output is dot(float(w row), x) accumulated in float.
 //    Any summation order is allowed: |got - ref| <= 1e-6 + 1e-5 * sum_i |w_i * x_i|.
-//  - matmul on q8_0/q4_0 weights consumes the activations quantized to q8_0 (ActBatch::xq, made
+//  - matmul on q8_0/q4_0 weights (and their 16-row interleaved forms q8_0x16/q4_0x16, the same
+//    blocks: the same results) consumes the activations quantized to q8_0 (ActBatch::xq, made
 //    by quantize_act). The reference sums each 32-block's int8 products exactly in int32, then
 //    y += (f16(w.d) * f16(x.d)) * float(isum), the scale product rounded to float first. An ISA
 //    table may instead split a block's integer sum into exact int32 partial sums and add each,

@@ -13,6 +13,8 @@
 //    high one); the int8 products give exact int32 partial sums per lane, converted to float and
 //    scaled with one FMA by the block's scale product (d_w * d_x rounded to float, as in the
 //    reference): kernels.h allows this instead of an exact int32 total per block.
+//  - q8_0x16/q4_0x16 (16 rows interleaved, dtype.h): one row per int32 lane of a ymm (8 rows),
+//    vpmaddubsw against four broadcast activation bytes, tiles of 8 rows x 3 tokens.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

@@ -6,6 +6,8 @@
 //    int8 products are summed by vpdpbusd (u8 x s8 -> int32, four products per lane) straight
 //    into exact int32 partial sums, one per lane, and each lane is scaled with one FMA by its
 //    block's rounded scale product (the kernels.h contract, as in the AVX2 pairs).
+//  - q8_0x16/q4_0x16 (16 rows interleaved, dtype.h): one row per int32 lane, vpdpbusd against
+//    four broadcast activation bytes, tiles of 16 rows x 8 tokens.
 //  - f16 decode (T = 1) on zmm; f16 prefill on f32 panels packed once per cache block, and for
 //    long batches as BLAS-style outer products on transposed packed slivers.
 //

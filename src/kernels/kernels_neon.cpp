@@ -3,8 +3,11 @@
 //  - Float matmul: 4-wide FMA (vfmaq_f32), f16 converted in registers (vcvt_f32_f16), bf16 by
 //    a widening shift; for T > 1 each converted weight vector is reused for up to 4 tokens.
 //  - q8_0/q4_0: per block an exact int32 dot (sdot when the compiler targets +dotprod, else
-//    widening multiplies), then sum += (d_w * d_x) * float(isum) in block order: this is
-//    bit-identical to the reference.
+//    widening multiplies), then sum += (d_w * d_x) * float(isum) in block order, which is
+//    the reference's order (the tests hold it to the kernels.h bound: GCC may contract either
+//    side's update into an FMA).
+//  - q8_0x16/q4_0x16 (16 rows interleaved, dtype.h): one row per int32 lane (4 rows), sdot by
+//    element against four activation bytes (widening multiplies without +dotprod).
 // This file is compiled twice: as itself for baseline ARMv8-A (table "neon"), and through
 // kernels_neon_dotprod.cpp with +dotprod and MISTRAL_NEON_DOTPROD defined (table
 // "neon-dotprod", selected at startup only where the CPU reports the dot-product instructions).
