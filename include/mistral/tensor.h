@@ -12,8 +12,8 @@ namespace mistral {
 
 // A 1-D ([cols], rows == 1, ndim == 1) or 2-D row-major [rows, cols] tensor. Rows are contiguous:
 // row r starts at data + r * row_bytes, row_bytes == bytes_for(type, cols) -- except for
-// q4_0x16, whose rows are interleaved in groups of 16 (row() is then meaningless; use
-// tensor_row_to_f32 or q4_0x16_block).
+// q4_0x16 / q8_0x16, whose rows are interleaved in groups of 16 (row() is then meaningless; use
+// tensor_row_to_f32 or q4_0x16_block / q8_0x16_block).
 struct TensorView {
     DType type = DType::kF32;
     int ndim = 0;
@@ -31,8 +31,8 @@ struct TensorView {
 // "[4096, 14336]" style shape string.
 std::string shape_string(const TensorView& t);
 
-// out[t.cols] = row `row` of t as float, for every type (q4_0x16 included). The spec the
-// kernels' row_to_f32 is tested against.
+// out[t.cols] = row `row` of t as float, for every type (the interleaved ones included). The spec
+// the kernels' row_to_f32 is tested against.
 void tensor_row_to_f32(const TensorView& t, size_t row, float* out) noexcept;
 
 // An owning, 64-byte aligned, zero-initialised byte buffer. Move-only. Large buffers (the KV

@@ -1,6 +1,6 @@
 // What every table's q4_0x16 / q8_0x16 matmul shares: the split of a row range into whole 16-row
 // groups (rows of a group the range cuts go through the reference, which reads any row), and the
-// per- block activation terms of the x86 tables. Internal linkage (anonymous namespace): each TU
+// activation terms per block of the x86 tables. Internal linkage (anonymous namespace): each TU
 // gets its own copy compiled with its own flags (STYLE.md 3.5, the ODR trap).
 #pragma once
 

@@ -66,7 +66,8 @@ ActBatch rows_of(const ActBatch& a, size_t r0) {
     return {a.x + r0 * a.n, a.xq != nullptr ? a.xq + r0 * (a.n / kQBlock) : nullptr, a.T - r0, a.n};
 }
 
-// Threads split matmul rows at multiples of 16: whole groups of a q4_0x16 matrix (dtype.h) each.
+// Threads split matmul rows at multiples of 16: whole groups of an interleaved matrix (q4_0x16,
+// q8_0x16: dtype.h) each.
 constexpr size_t kRowUnit = kX16Rows;
 
 size_t row_units(size_t rows) {
