@@ -564,6 +564,13 @@ void matmul_x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, siz
     });
 }
 
+void matmul_interleaved(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    if (w.type == DType::kQ4_0x16)
+        matmul_x16<X16Q4>(w, a, y, r0, r1);
+    else
+        matmul_x16<X16Q8>(w, a, y, r0, r1);
+}
+
 template <class Q>
 void matmul_quant(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     if (a.T == 1) {
@@ -596,10 +603,8 @@ void matmul_avx2(const TensorView& w, const ActBatch& a, float* y, size_t r0, si
             matmul_quant<PairsQ4>(w, a, y, r0, r1);
             return;
         case DType::kQ4_0x16:
-            matmul_x16<X16Q4>(w, a, y, r0, r1);
-            return;
         case DType::kQ8_0x16:
-            matmul_x16<X16Q8>(w, a, y, r0, r1);
+            matmul_interleaved(w, a, y, r0, r1);
             return;
     }
 }

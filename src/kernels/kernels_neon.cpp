@@ -194,6 +194,13 @@ void matmul_x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, siz
     });
 }
 
+void matmul_interleaved(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    if (w.type == DType::kQ4_0x16)
+        matmul_x16<X16Q4>(w, a, y, r0, r1);
+    else
+        matmul_x16<X16Q8>(w, a, y, r0, r1);
+}
+
 void matmul_neon(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) noexcept {
     switch (w.type) {
         case DType::kF32:
@@ -212,10 +219,8 @@ void matmul_neon(const TensorView& w, const ActBatch& a, float* y, size_t r0, si
             matmul_quant<BlockQ4_0>(w, a, y, r0, r1);
             return;
         case DType::kQ4_0x16:
-            matmul_x16<X16Q4>(w, a, y, r0, r1);
-            return;
         case DType::kQ8_0x16:
-            matmul_x16<X16Q8>(w, a, y, r0, r1);
+            matmul_interleaved(w, a, y, r0, r1);
             return;
     }
 }

@@ -34,28 +34,22 @@ float dot_bf16_row(const uint16_t* w, const float* x, size_t n) {
     return sum;
 }
 
-// sum += one q8_0 block times one q8_0 block: exact int32 sum, then one scaled float add (one
-// definition for both q8_0 layouts, as add_q4_0_block below).
-inline void add_q8_0_block(float& sum, const BlockQ8_0& w, const BlockQ8_0& x) {
+// sum += one weight block times one q8_0 activation block: the exact int32 sum of the products,
+// then one scaled float add. One definition per block type, used by both its layouts, so that
+// however the compiler contracts the update (an FMA or not), plain and interleaved weights give
+// identical sums.
+inline void add_block(float& sum, int32_t isum, uint16_t wd, uint16_t xd) {
+    const float scale = f16_to_f32(wd) * f16_to_f32(xd);
+    sum += scale * static_cast<float>(isum);
+}
+inline void add_block(float& sum, const BlockQ8_0& w, const BlockQ8_0& x) {
     int32_t isum = 0;
     for (size_t i = 0; i < kQBlock; ++i)
         isum += static_cast<int32_t>(w.qs[i]) * static_cast<int32_t>(x.qs[i]);
-    const float scale = f16_to_f32(w.d) * f16_to_f32(x.d);
-    sum += scale * static_cast<float>(isum);
+    add_block(sum, isum, w.d, x.d);
 }
-
-// q8_0 weights x q8_0 activations.
-float dot_q8_0_row(const BlockQ8_0* w, const BlockQ8_0* x, size_t n_blocks) {
-    float sum = 0.0f;
-    for (size_t b = 0; b < n_blocks; ++b)
-        add_q8_0_block(sum, w[b], x[b]);
-    return sum;
-}
-
-// sum += one q4_0 block times one q8_0 block. Byte j of a q4 block: low nibble = value j,
-// high = j + 16. One definition for both q4_0 layouts, so that however the compiler contracts
-// the update (an FMA or not), plain and interleaved weights give identical sums.
-inline void add_q4_0_block(float& sum, const BlockQ4_0& w, const BlockQ8_0& x) {
+// Byte j of a q4 block: low nibble = value j, high = j + 16.
+inline void add_block(float& sum, const BlockQ4_0& w, const BlockQ8_0& x) {
     constexpr size_t kHalf = kQBlock / 2;
     int32_t isum = 0;
     for (size_t j = 0; j < kHalf; ++j) {
@@ -64,30 +58,26 @@ inline void add_q4_0_block(float& sum, const BlockQ4_0& w, const BlockQ8_0& x) {
         isum += lo * static_cast<int32_t>(x.qs[j]);
         isum += hi * static_cast<int32_t>(x.qs[j + kHalf]);
     }
-    const float scale = f16_to_f32(w.d) * f16_to_f32(x.d);
-    sum += scale * static_cast<float>(isum);
+    add_block(sum, isum, w.d, x.d);
 }
 
-// q4_0 weights x q8_0 activations.
-float dot_q4_0_row(const BlockQ4_0* w, const BlockQ8_0* x, size_t n_blocks) {
+// q8_0 / q4_0 weights x q8_0 activations, one row.
+template <class Block>
+float dot_quant_row(const Block* w, const BlockQ8_0* x, size_t n_blocks) {
     float sum = 0.0f;
     for (size_t b = 0; b < n_blocks; ++b)
-        add_q4_0_block(sum, w[b], x[b]);
+        add_block(sum, w[b], x[b]);
     return sum;
 }
 
 // Interleaved weights: block by block as the plain layout (same sums, same order: identical
 // results).
-float dot_q4_0x16_row(const TensorView& w, size_t r, const BlockQ8_0* x, size_t n_blocks) {
+template <class Block>
+float dot_x16_row(const TensorView& w, size_t r, const BlockQ8_0* x, size_t n_blocks,
+                  Block (*block)(const void*, size_t, size_t, size_t) noexcept) {
     float sum = 0.0f;
     for (size_t b = 0; b < n_blocks; ++b)
-        add_q4_0_block(sum, q4_0x16_block(w.data, n_blocks, r, b), x[b]);
-    return sum;
-}
-float dot_q8_0x16_row(const TensorView& w, size_t r, const BlockQ8_0* x, size_t n_blocks) {
-    float sum = 0.0f;
-    for (size_t b = 0; b < n_blocks; ++b)
-        add_q8_0_block(sum, q8_0x16_block(w.data, n_blocks, r, b), x[b]);
+        add_block(sum, block(w.data, n_blocks, r, b), x[b]);
     return sum;
 }
 
@@ -104,15 +94,15 @@ float dot_row(const TensorView& w, const ActBatch& a, size_t r, size_t t) {
         case DType::kBF16:
             return dot_bf16_row(reinterpret_cast<const uint16_t*>(wr), x, a.n);
         case DType::kQ8_0:
-            return dot_q8_0_row(reinterpret_cast<const BlockQ8_0*>(wr), a.xq + t * n_blocks,
-                                n_blocks);
+            return dot_quant_row(reinterpret_cast<const BlockQ8_0*>(wr), a.xq + t * n_blocks,
+                                 n_blocks);
         case DType::kQ4_0:
-            return dot_q4_0_row(reinterpret_cast<const BlockQ4_0*>(wr), a.xq + t * n_blocks,
-                                n_blocks);
+            return dot_quant_row(reinterpret_cast<const BlockQ4_0*>(wr), a.xq + t * n_blocks,
+                                 n_blocks);
         case DType::kQ4_0x16:
-            return dot_q4_0x16_row(w, r, a.xq + t * n_blocks, n_blocks);
+            return dot_x16_row(w, r, a.xq + t * n_blocks, n_blocks, q4_0x16_block);
         case DType::kQ8_0x16:
-            return dot_q8_0x16_row(w, r, a.xq + t * n_blocks, n_blocks);
+            return dot_x16_row(w, r, a.xq + t * n_blocks, n_blocks, q8_0x16_block);
     }
     return 0.0f;
 }

@@ -17,24 +17,30 @@ std::string shape_string(const TensorView& t) {
     return "[" + std::to_string(t.rows) + ", " + std::to_string(t.cols) + "]";
 }
 
+namespace {
+
+// Row `row` of an interleaved matrix, block by block through the plain block's dequantizer.
+template <class Block>
+void x16_row_to_f32(const TensorView& t, size_t row, float* out,
+                    Block (*block)(const void*, size_t, size_t, size_t) noexcept,
+                    void (*dequantize)(const Block*, float*, size_t) noexcept) {
+    const size_t nb = t.cols / kQBlock;
+    for (size_t b = 0; b < nb; ++b) {
+        const Block blk = block(t.data, nb, row, b);
+        dequantize(&blk, out + b * kQBlock, kQBlock);
+    }
+}
+
+}  // namespace
+
 void tensor_row_to_f32(const TensorView& t, size_t row, float* out) noexcept {
     if (t.type == DType::kQ4_0x16) {
-        const size_t nb = t.cols / kQBlock;
-        for (size_t b = 0; b < nb; ++b) {
-            const BlockQ4_0 blk = q4_0x16_block(t.data, nb, row, b);
-            dequantize_row_q4_0(&blk, out + b * kQBlock, kQBlock);
-        }
-        return;
+        x16_row_to_f32<BlockQ4_0>(t, row, out, q4_0x16_block, dequantize_row_q4_0);
+    } else if (t.type == DType::kQ8_0x16) {
+        x16_row_to_f32<BlockQ8_0>(t, row, out, q8_0x16_block, dequantize_row_q8_0);
+    } else {
+        row_to_f32(t.type, t.row(row), out, t.cols);
     }
-    if (t.type == DType::kQ8_0x16) {
-        const size_t nb = t.cols / kQBlock;
-        for (size_t b = 0; b < nb; ++b) {
-            const BlockQ8_0 blk = q8_0x16_block(t.data, nb, row, b);
-            dequantize_row_q8_0(&blk, out + b * kQBlock, kQBlock);
-        }
-        return;
-    }
-    row_to_f32(t.type, t.row(row), out, t.cols);
 }
 
 Buffer::Buffer(size_t bytes, bool huge_pages) : size_(bytes) {
