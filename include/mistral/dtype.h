@@ -56,6 +56,11 @@ BlockQ4_0 q4_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) n
 // The same for q8_0 / q8_0x16.
 void interleave_q8_0x16(const void* in, void* out, size_t rows, size_t n_blocks) noexcept;
 BlockQ8_0 q8_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) noexcept;
+// The plain type with the same blocks: q4_0x16 -> q4_0, q8_0x16 -> q8_0; any other type itself.
+DType plain_type(DType t) noexcept;
+// out = the form of interleaved type t of `rows` rows of plain_type(t) blocks (one of the two
+// interleave functions above, by type).
+void interleave_x16(DType t, const void* in, void* out, size_t rows, size_t n_blocks) noexcept;
 
 std::string_view dtype_name(DType t) noexcept;            // "f32", "q4_0", ...
 std::optional<DType> parse_dtype(std::string_view name);  // inverse of dtype_name

@@ -48,6 +48,17 @@ bool is_interleaved(DType t) noexcept {
     return t == DType::kQ4_0x16 || t == DType::kQ8_0x16;
 }
 
+DType plain_type(DType t) noexcept {
+    switch (t) {
+        case DType::kQ4_0x16:
+            return DType::kQ4_0;
+        case DType::kQ8_0x16:
+            return DType::kQ8_0;
+        default:
+            return t;
+    }
+}
+
 size_t block_size(DType t) noexcept {
     return is_quantized(t) ? kQBlock : 1;
 }

@@ -120,5 +120,11 @@ void interleave_q8_0x16(const void* in, void* out, size_t rows, size_t n_blocks)
 BlockQ8_0 q8_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) noexcept {
     return x16_block<BlockQ8_0>(data, n_blocks, r, k);
 }
+void interleave_x16(DType t, const void* in, void* out, size_t rows, size_t n_blocks) noexcept {
+    if (t == DType::kQ4_0x16)
+        interleave_q4_0x16(in, out, rows, n_blocks);
+    else if (t == DType::kQ8_0x16)
+        interleave_q8_0x16(in, out, rows, n_blocks);
+}
 
 }  // namespace mistral

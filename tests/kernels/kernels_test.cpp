@@ -204,10 +204,8 @@ struct Weight {
                 row_from_f32(type, vals.data(), row, n);
             }
         }
-        if (type == DType::kQ4_0x16)
-            interleave_q4_0x16(plain.data(), mem.ptr, rows, n / kQBlock);
-        if (type == DType::kQ8_0x16)
-            interleave_q8_0x16(plain.data(), mem.ptr, rows, n / kQBlock);
+        if (!plain.empty())
+            interleave_x16(type, plain.data(), mem.ptr, rows, n / kQBlock);
     }
 };
 

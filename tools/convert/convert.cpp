@@ -45,18 +45,13 @@ DType stored_type(DType t, const ExpectedTensor& e) {
     return t;
 }
 
-std::vector<std::byte> to_stored(std::vector<std::byte> data, DType plain, DType stored,
-                                 size_t rows, size_t cols) {
-    if (stored == plain)
+std::vector<std::byte> to_stored(std::vector<std::byte> data, DType stored, size_t rows,
+                                 size_t cols) {
+    if (!is_interleaved(stored))
         return data;
-    MISTRAL_CHECK(rows % kX16Rows == 0 && ((plain == DType::kQ4_0 && stored == DType::kQ4_0x16) ||
-                                           (plain == DType::kQ8_0 && stored == DType::kQ8_0x16)),
-                  "to_stored: only q4_0 -> q4_0x16 and q8_0 -> q8_0x16");
+    MISTRAL_CHECK(rows % kX16Rows == 0, "to_stored: an interleaved matrix needs whole groups");
     std::vector<std::byte> out(data.size());
-    if (stored == DType::kQ4_0x16)
-        interleave_q4_0x16(data.data(), out.data(), rows, cols / kQBlock);
-    else
-        interleave_q8_0x16(data.data(), out.data(), rows, cols / kQBlock);
+    interleave_x16(stored, data.data(), out.data(), rows, cols / kQBlock);
     return out;
 }
 
@@ -99,7 +94,6 @@ ConvertSummary write_model(TensorSource& src, const ConvertOptions& opts) {
     const auto& have = src.tensors();
     std::vector<size_t> source_index;
     std::vector<TensorSpec> specs;
-    std::vector<DType> plain_types;  // per spec: the row type before any interleaving
     std::set<std::string> used;
     for (const auto& e : expected) {
         auto it = std::find_if(have.begin(), have.end(),
@@ -122,7 +116,6 @@ ConvertSummary write_model(TensorSource& src, const ConvertOptions& opts) {
         if (!why.empty() && opts.warn)
             opts.warn("note: " + why);
         source_index.push_back(static_cast<size_t>(it - have.begin()));
-        plain_types.push_back(t);
         specs.push_back({e.name, stored_type(t, e), e.shape});
         used.insert(e.name);
     }
@@ -148,10 +141,11 @@ ConvertSummary write_model(TensorSource& src, const ConvertOptions& opts) {
                                                   " bytes, expected " +
                                                   std::to_string(rows * bytes_for(st.type, cols)));
         }
-        if (st.type != plain_types[i]) {
-            data = convert_rows(data, st.type, plain_types[i], rows, cols);
+        const DType plain = plain_type(specs[i].type);
+        if (st.type != plain) {
+            data = convert_rows(data, st.type, plain, rows, cols);
         }
-        data = to_stored(std::move(data), plain_types[i], specs[i].type, rows, cols);
+        data = to_stored(std::move(data), specs[i].type, rows, cols);
         writer.write_tensor(data);
         ++sum.tensors_by_type[specs[i].type];
     }

@@ -48,10 +48,10 @@ DType choose_type(const SourceTensor& t, bool is_norm, std::optional<DType> requ
 // 16-row interleaved layouts, see dtype.h) for the matrices the forward pass multiplies (all but
 // the embedding table, which is only looked up by row) when their row count is a multiple of 16.
 DType stored_type(DType t, const ExpectedTensor& e);
-// Plain rows of `plain` (rows x cols) in the stored form of `stored` (interleaved for the x16
-// types; otherwise moved through unchanged).
-std::vector<std::byte> to_stored(std::vector<std::byte> data, DType plain, DType stored,
-                                 size_t rows, size_t cols);
+// Rows of plain_type(stored) (rows x cols) in the stored form of `stored` (interleaved for the
+// x16 types; otherwise moved through unchanged).
+std::vector<std::byte> to_stored(std::vector<std::byte> data, DType stored, size_t rows,
+                                 size_t cols);
 
 // Converts `src` into opts.output (temp file + rename; nothing is left behind on failure).
 ConvertSummary write_model(TensorSource& src, const ConvertOptions& opts);

@@ -118,12 +118,10 @@ ConvertSummary write_random_model(const RandomOptions& opts) {
     }
     const std::vector<ExpectedTensor> list = expected_tensors(cfg);
     std::vector<TensorSpec> specs;
-    std::vector<DType> plain_types;  // per spec: the row type before any interleaving
     for (const auto& e : list) {
         DType t = e.is_norm ? DType::kF32 : opts.type;
         if (is_quantized(t) && e.shape.back() % kQBlock != 0)
             t = DType::kF16;
-        plain_types.push_back(t);
         specs.push_back({e.name, stored_type(t, e), e.shape});
     }
     ModelWriter writer(opts.output, cfg, serialize_tokenizer(tok), specs, opts.overwrite);
@@ -138,7 +136,7 @@ ConvertSummary write_random_model(const RandomOptions& opts) {
             opts.progress(i, specs.size(), specs[i].name);
         const TensorSpec& s = specs[i];
         const size_t rows = s.shape.size() == 2 ? s.shape[0] : 1, cols = s.shape.back();
-        const DType plain = plain_types[i];
+        const DType plain = plain_type(s.type);
         const size_t row_bytes = bytes_for(plain, cols);
         std::vector<std::byte> data(rows * row_bytes);
         if (list[i].is_norm) {
@@ -172,7 +170,7 @@ ConvertSummary write_random_model(const RandomOptions& opts) {
             for (auto& t : th)
                 t.join();
         }
-        data = to_stored(std::move(data), plain, s.type, rows, cols);
+        data = to_stored(std::move(data), s.type, rows, cols);
         writer.write_tensor(data);
         ++sum.tensors_by_type[s.type];
     }
