@@ -64,6 +64,15 @@ Stats stats(const std::vector<double>& v) {
     return s;
 }
 
+// Per tg repetition: its effective bandwidth over the mean of the weight reads bracketing it.
+std::vector<double> bracket_ratios(const std::vector<double>& ts, const std::vector<double>& reads,
+                                   double bytes_per_token) {
+    std::vector<double> r;
+    for (size_t i = 0; i < ts.size() && i < reads.size(); ++i)
+        r.push_back(reads[i] > 0 ? bytes_per_token * ts[i] / 1e9 / reads[i] : 0);
+    return r;
+}
+
 // A run of mapped bytes that a read-rate measurement sums.
 struct ReadSpan {
     const std::byte* p;
@@ -115,13 +124,14 @@ uint64_t sum_words(const std::vector<ReadSpan>& spans, size_t b, size_t e) {
 }
 
 // STREAM-like read rate in GB/s: n_threads threads each sum an equal share of the spans (cut at
-// multiples of 64 bytes), best of 3. *sum: the total of the last repetition.
-double best_read_rate(const std::vector<ReadSpan>& spans, size_t n_threads, uint64_t* sum) {
+// multiples of 64 bytes), best of `passes`. *sum: the total of the last pass.
+double best_read_rate(const std::vector<ReadSpan>& spans, size_t n_threads, uint64_t* sum,
+                      int passes = 3) {
     size_t total = 0;
     for (const ReadSpan& sp : spans)
         total += sp.n;
     double best = 0;
-    for (int rep = 0; rep < 3; ++rep) {
+    for (int rep = 0; rep < passes; ++rep) {
         std::vector<uint64_t> sums(n_threads, 0);
         const auto t0 = std::chrono::steady_clock::now();
         std::vector<std::thread> th;
@@ -158,9 +168,9 @@ double measure_read_bandwidth(size_t n_threads) {
 // The bytes generation streams, read as fast as the machine allows: the same pages, mapped the
 // same way (file-backed, some 2 MiB folios, some 4 KiB) as during tg, so weight bytes / this is
 // the least time a generated token can take with this file as it is cached now.
-double measure_weights_read_bandwidth(const Model& m, size_t n_threads) {
+double measure_weights_read_bandwidth(const Model& m, size_t n_threads, int passes = 3) {
     uint64_t sum = 0;
-    const double rate = best_read_rate(weight_spans(m), n_threads, &sum);
+    const double rate = best_read_rate(weight_spans(m), n_threads, &sum, passes);
     volatile uint64_t sink = sum;  // keeps the loop
     (void)sink;
     return rate;
@@ -246,6 +256,12 @@ int cmd_bench(std::span<const std::string> argv) {
         results.push_back(std::move(r));
     }
     double kv_rows_per_token = 0;
+    const bool membw_wanted = args.has("--membw");
+    const size_t threads = lm.pool->size();
+    // With --membw, the weights are also read once right before and once right after each tg
+    // repetition: the host's bandwidth drifts within seconds here, so only reads next to the
+    // run it is compared with say what fraction of the reachable rate generation used.
+    std::vector<double> bracket_reads;  // per repetition: the mean of the two reads
     if (n_gen > 0) {
         Result r{"tg" + std::to_string(n_gen), 0, n_gen, {}, {}};
         const auto ctx_ids = random_ids(depth);
@@ -257,12 +273,18 @@ int cmd_bench(std::span<const std::string> argv) {
             else if (depth > 0)
                 session.prefill(ctx_ids, chunk);
             const int64_t n = i < 0 ? std::min<int64_t>(n_gen, 4) : n_gen;
+            const bool bracket = membw_wanted && i >= 0;
+            const double read_before =
+                    bracket ? measure_weights_read_bandwidth(*lm.model, threads, 1) : 0;
             const auto t0 = std::chrono::steady_clock::now();
             for (int64_t k = 0; k < n; ++k)
                 session.decode(gen_ids[static_cast<size_t>(k)]);
             const double ns = ms_since(t0) * 1e6;
             if (i < 0)
                 continue;
+            if (bracket)
+                bracket_reads.push_back(
+                        (read_before + measure_weights_read_bandwidth(*lm.model, threads, 1)) / 2);
             r.ns.push_back(ns);
             r.ts.push_back(static_cast<double>(n_gen) * 1e9 / ns);
         }
@@ -279,10 +301,9 @@ int cmd_bench(std::span<const std::string> argv) {
     const double kv_elem = so.kv_type == DType::kF16 ? 2.0 : 4.0;
     const double kv_bytes =
             kv_rows_per_token * 2.0 * static_cast<double>(cfg.n_layers * cfg.kv_dim()) * kv_elem;
-    const size_t threads = lm.pool->size();
     const std::string type = std::string(dtype_name(lm.model->weights().layers.front().wq.type));
     double membw = 0, weights_bw = 0;
-    if (args.has("--membw")) {
+    if (membw_wanted) {
         membw = measure_read_bandwidth(threads);
         weights_bw = measure_weights_read_bandwidth(*lm.model, threads);
     }
@@ -326,6 +347,14 @@ int cmd_bench(std::span<const std::string> argv) {
             if (membw > 0) {
                 o.set("read_bandwidth_gbps", membw);
                 o.set("weights_read_gbps", weights_bw);
+            }
+            if (r.n_gen > 0 && !bracket_reads.empty()) {
+                Json reads = Json::array();
+                for (double v : bracket_reads)
+                    reads.push_back(v);
+                o.set("bracket_read_gbps", std::move(reads));
+                o.set("tg_vs_bracket_read",
+                      stats(bracket_ratios(r.ts, bracket_reads, wbytes + kv_bytes)).mean);
             }
             arr.push_back(std::move(o));
         }
@@ -374,6 +403,22 @@ int cmd_bench(std::span<const std::string> argv) {
                           "(%.2f t/s); tg reached %.0f%% of it",
                           weights_bw, weights_bw * 1e9 / wbytes,
                           100.0 * wbytes * ts / 1e9 / weights_bw);
+            o << line;
+        }
+        if (!bracket_reads.empty()) {
+            const std::vector<double> q = bracket_ratios(r.ts, bracket_reads, wbytes + kv_bytes);
+            o << "\ntg next to its reads: the weights read right before and after each repetition "
+                 "ran at";
+            for (double v : bracket_reads) {
+                std::snprintf(line, sizeof line, " %.2f", v);
+                o << line;
+            }
+            o << " GB/s; tg reached";
+            for (double v : q) {
+                std::snprintf(line, sizeof line, " %.0f%%", 100.0 * v);
+                o << line;
+            }
+            std::snprintf(line, sizeof line, " of them (mean %.0f%%)", 100.0 * stats(q).mean);
             o << line;
         }
         o << "\n";

@@ -73,19 +73,36 @@ TEST(BenchCli, DepthFillsAndFullAttention) {
 }
 
 // --membw: the machine's read bandwidth and the read rate of the weights tg streams, in both
-// outputs (the table line names the tg ceiling they imply).
+// outputs (the table line names the tg ceiling they imply), and a read of the weights next to
+// each tg repetition with the fraction of it each repetition reached.
 TEST(BenchCli, MembwReportsMachineAndWeightsReadRates) {
-    const auto j = run(bench("-p 0 -n 2 -r 1 --membw --json"));
+    const auto j = run(bench("-p 0 -n 2 -r 3 --membw --json"));
     ASSERT_EQ(j.exit_code, 0) << j.err;
     const Json arr = Json::parse(j.out);
     const Json& tg = test_named(arr, "tg2");
     EXPECT_GT(tg.at("read_bandwidth_gbps").as_double(), 0.0);
     EXPECT_GT(tg.at("weights_read_gbps").as_double(), 0.0);
+    const Json::Array& reads = tg.at("bracket_read_gbps").as_array();
+    const Json::Array& ts = tg.at("samples_ts").as_array();
+    ASSERT_EQ(reads.size(), 3u);
+    ASSERT_EQ(ts.size(), 3u);
+    double mean = 0;
+    for (size_t i = 0; i < 3; ++i) {
+        EXPECT_GT(reads[i].as_double(), 0.0);
+        mean += tg.at("bytes_per_token").as_double() * ts[i].as_double() / 1e9 /
+                reads[i].as_double() / 3;
+    }
+    EXPECT_NEAR(tg.at("tg_vs_bracket_read").as_double(), mean, 1e-9 * mean);
     const auto t = run(bench("-p 0 -n 2 -r 1 --membw"));
     ASSERT_EQ(t.exit_code, 0) << t.err;
     EXPECT_NE(t.out.find("of the measured read bandwidth"), std::string::npos) << t.out;
     EXPECT_NE(t.out.find("tg ceiling: reading the weights alone runs at"), std::string::npos)
             << t.out;
+    EXPECT_NE(t.out.find("tg next to its reads:"), std::string::npos) << t.out;
+    // Without --membw nothing is read besides the run.
+    const auto plain = run(bench("-p 0 -n 2 -r 1 --json"));
+    ASSERT_EQ(plain.exit_code, 0) << plain.err;
+    EXPECT_EQ(test_named(Json::parse(plain.out), "tg2").find("bracket_read_gbps"), nullptr);
 }
 
 TEST(BenchCli, BadOptionsAreUsageErrors) {
