@@ -1,5 +1,6 @@
-// The Mistral 7B Instruct v0.1 chat template, exactly as mistral-common's InstructTokenizerV1
-// builds it, and conversation (de)serialisation.
+// The Mistral 7B Instruct chat templates, exactly as mistral-common's instruct tokenizers build
+// them (V1, and V2/V3 for SentencePiece vocabularies whose [INST] markers are control pieces),
+// and conversation (de)serialisation.
 #pragma once
 
 #include <string>
@@ -31,13 +32,26 @@ std::string conversation_to_json(const std::vector<ChatMessage>& messages);
 // alternating, starting with user. Throws Error(kBadValue) naming the offending message.
 void validate_conversation(const std::vector<ChatMessage>& messages);
 
-// Token ids of the whole conversation: BOS; per user turn encode("[INST] " + content +
-// " [/INST]"), with the system prompt(s) + "\n\n" prepended to the first user turn's content;
-// per assistant turn encode(content) + EOS. Each segment is encoded on its own.
+// Which of mistral-common's instruct formats a vocabulary implies.
+//  kV1 (Mistral 7B v0.1/v0.2): "[INST]" and "[/INST]" are plain text; a user turn is
+//      encode("[INST] " + content + " [/INST]"); the system prompt goes to the first user turn.
+//  kV3 (V2 and V3 alike without tools; Mistral 7B v0.3): both markers are control (or
+//      user-defined) pieces of the vocabulary; a user turn is the [INST] id, encode(content), the
+//      [/INST] id; the system prompt goes to the last user turn.
+// In both, the system prompt(s) + "\n\n" are prepended to that turn's content, an assistant
+// turn is encode(content) + EOS, and every segment is encoded on its own (so each starts with
+// the dummy-prefix space).
+enum class ChatFormat { kV1, kV3 };
+// kV3 when the vocabulary has "[INST]" and "[/INST]" as control or user-defined pieces, else kV1.
+ChatFormat chat_format(const Tokenizer& tok);
+std::string_view chat_format_name(ChatFormat f);  // "v1" or "v3"
+
+// Token ids of the whole conversation in the tokenizer's format (chat_format): BOS, then the
+// turns as above.
 std::vector<TokenId> encode_chat(const Tokenizer& tok, const std::vector<ChatMessage>& messages);
 
 // The ids of one new user turn appended to a conversation whose earlier turns are already in
-// the KV cache (no BOS): encode("[INST] " + prefix + content + " [/INST]").
+// the KV cache (no BOS), with `system` + "\n\n" prepended to the content when not empty.
 std::vector<TokenId> encode_user_turn(const Tokenizer& tok, std::string_view content,
                                       std::string_view system = {});
 

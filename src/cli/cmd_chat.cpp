@@ -1,6 +1,8 @@
-// `mistral chat`: Mistral Instruct v0.1 conversations. Interactive on a terminal (REPL with
-// commands), one turn per line when piped, or a whole conversation from a JSON file. The KV cache
-// is kept across turns: each turn prefills only its own new tokens.
+// `mistral chat`: Mistral Instruct conversations (the template the vocabulary implies, see
+// chat.h). Interactive on a terminal (REPL with commands), one turn per line when piped, or a
+// whole conversation from a JSON file. The KV cache is kept across turns: each turn prefills only
+// its own new tokens, except where the template moves the system prompt to the newest user turn
+// (V3): then the conversation is encoded again and prefilled from its start.
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
@@ -21,7 +23,9 @@ namespace mistral::cli {
 namespace {
 
 const std::vector<OptSpec> kChatOpts = {
-        {"--system", "TEXT", "system prompt (before the first user message, then a blank line)"},
+        {"--system", "TEXT",
+         "system prompt, then a blank line, before the first user message (v1) or the newest "
+         "(v3)"},
         {"--guardrails", "", "use the paper's guardrail system prompt (before --system)"},
         {"--n-predict,-n", "N", "tokens per reply at most (default -1: until EOS)"},
         {"--one", "", "piped: all of stdin is one user message"},
@@ -47,7 +51,8 @@ public:
           session_(*lm.model, *lm.kernels, session_options(args, lm)),
           sampler_(sampler_params(args)),
           system_(std::move(system)),
-          quiet_(quiet) {
+          quiet_(quiet),
+          format_(chat_format(*lm.tokenizer)) {
         go_.max_tokens = args.get_int("--n-predict", -1, -1, int64_t{1} << 40);
         go_.chunk = chunk_option(args);
         go_.continue_text = false;  // a reply is its own text (as mistral-common decodes it)
@@ -83,7 +88,10 @@ public:
         if (!turns.empty() && turns.back().role == "user") {
             const std::string last = turns.back().content;
             turns.pop_back();
-            prime(turns);
+            if (format_ == ChatFormat::kV3 && !system_.empty())
+                messages_ = std::move(turns);  // reply() encodes it all (system prompt last)
+            else
+                prime(turns);
             reply(last, stream);
         } else {
             prime(turns);
@@ -92,13 +100,20 @@ public:
 
     // One user turn: prefills its new tokens and streams the reply. Returns the reply text.
     std::string reply(const std::string& user, bool stream) {
-        std::vector<TokenId> ids = pending_;
-        if (messages_.empty() && session_.pos() == 0)
-            ids.push_back(lm_.tokenizer->bos_id());
-        const bool first_user = messages_.empty();
-        const auto turn =
-                encode_user_turn(*lm_.tokenizer, user, first_user ? std::string_view(system_) : "");
-        ids.insert(ids.end(), turn.begin(), turn.end());
+        std::vector<TokenId> ids;
+        if (format_ == ChatFormat::kV3 && !system_.empty() && !messages_.empty()) {
+            // The system prompt leaves the earlier user turn for this one: the cached tokens
+            // no longer match the template.
+            ids = reencode(0, user);
+        } else {
+            ids = pending_;
+            if (messages_.empty() && session_.pos() == 0)
+                ids.push_back(lm_.tokenizer->bos_id());
+            const bool first_user = messages_.empty();
+            const auto turn = encode_user_turn(*lm_.tokenizer, user,
+                                               first_user ? std::string_view(system_) : "");
+            ids.insert(ids.end(), turn.begin(), turn.end());
+        }
         if (!session_.rolling() &&
             session_.pos() + static_cast<int64_t>(ids.size()) + reply_room() >
                     session_.capacity()) {
@@ -170,24 +185,35 @@ private:
     // turn fits with room to answer; the session restarts from scratch.
     std::vector<TokenId> drop_oldest_turns(const std::string& user) {
         size_t dropped = 0;
-        std::vector<TokenId> ids;
         while (true) {
-            std::vector<ChatMessage> all;
-            if (!system_.empty())
-                all.push_back({"system", system_});
-            all.insert(all.end(), messages_.begin() + static_cast<std::ptrdiff_t>(dropped),
-                       messages_.end());
-            all.push_back({"user", user});
-            ids = encode_chat(*lm_.tokenizer, all);
-            const int64_t room = session_.capacity() - static_cast<int64_t>(ids.size());
+            const int64_t room =
+                    session_.capacity() - static_cast<int64_t>(encode_with(dropped, user).size());
             if (room >= reply_room() || dropped >= messages_.size())
                 break;
             dropped += 2;
         }
-        check_fits(static_cast<int64_t>(ids.size()));
         if (dropped > 0) {
             std::fprintf(stderr, "[context full: dropped the oldest %zu turn(s)]\n", dropped / 2);
         }
+        return reencode(dropped, user);
+    }
+
+    // The template's ids of the conversation without its first `dropped` messages, plus `user`.
+    std::vector<TokenId> encode_with(size_t dropped, const std::string& user) const {
+        std::vector<ChatMessage> all;
+        if (!system_.empty())
+            all.push_back({"system", system_});
+        all.insert(all.end(), messages_.begin() + static_cast<std::ptrdiff_t>(dropped),
+                   messages_.end());
+        all.push_back({"user", user});
+        return encode_chat(*lm_.tokenizer, all);
+    }
+
+    // Drops the first `dropped` messages and restarts the session: the returned ids (the whole
+    // conversation plus `user`) are to be prefilled from position 0.
+    std::vector<TokenId> reencode(size_t dropped, const std::string& user) {
+        std::vector<TokenId> ids = encode_with(dropped, user);
+        check_fits(static_cast<int64_t>(ids.size()));
         messages_.erase(messages_.begin(),
                         messages_.begin() + static_cast<std::ptrdiff_t>(dropped));
         session_.reset();
@@ -203,6 +229,7 @@ private:
     bool quiet_;
     std::vector<ChatMessage> messages_;  // complete user/assistant turns (system kept apart)
     std::vector<TokenId> pending_;       // ids decided but not yet fed (last reply's end + EOS)
+    ChatFormat format_;
 };
 
 enum class ReadResult { kLine, kEof, kInterrupted };
@@ -349,8 +376,10 @@ int cmd_chat(std::span<const std::string> argv) {
     if (wants_help(argv)) {
         std::cout << format_help(
                 "mistral chat -m MODEL [--system TEXT] [--guardrails] [-n N] [options]",
-                "Chat with an instruct model in the Mistral [INST] format. On a terminal: a REPL\n"
-                "(/help inside). Piped: each non-empty line is a user turn (--one: all of stdin).",
+                "Chat with an instruct model in the Mistral [INST] format (v1: markers as text,\n"
+                "or v3 when the vocabulary has them as control tokens; `mistral info` names it).\n"
+                "On a terminal: a REPL (/help inside). Piped: each non-empty line is a user turn\n"
+                "(--one: all of stdin).",
                 specs);
         return 0;
     }

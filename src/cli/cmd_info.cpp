@@ -4,6 +4,7 @@
 #include <map>
 #include <sstream>
 
+#include <mistral/chat.h>
 #include <mistral/model.h>
 #include <mistral/tokenizer.h>
 
@@ -81,6 +82,10 @@ int cmd_info(std::span<const std::string> argv) {
       << ", pad " << tm.pad_id << "; byte_fallback " << tm.byte_fallback << ", split_digits "
       << tm.split_digits << ", add_dummy_prefix " << tm.add_dummy_prefix << ", normalizer "
       << tm.normalizer_name << "\n";
+    o << "chat template:   " << chat_format_name(chat_format(tok))
+      << (chat_format(tok) == ChatFormat::kV3 ? " ([INST] / [/INST] control tokens)"
+                                              : " ([INST] / [/INST] as text)")
+      << "\n";
 
     // Tensors.
     uint64_t total = 0;

@@ -1,6 +1,7 @@
-// Mistral Instruct v0.1 prompt format ([INST] ... [/INST]), following mistral-common's
-// InstructTokenizerV1: every segment is tokenized on its own (so the dummy-prefix space
-// appears at the start of each), assistant turns end with EOS.
+// Mistral Instruct prompt formats ([INST] ... [/INST]), following mistral-common's instruct
+// tokenizers: V1 (markers as text) and V2/V3 (markers as control ids). Every segment is tokenized
+// on its own (so the dummy-prefix space appears at the start of each), assistant turns end with
+// EOS.
 #include <mistral/chat.h>
 #include <mistral/error.h>
 #include <mistral/json.h>
@@ -72,16 +73,64 @@ void validate_conversation(const std::vector<ChatMessage>& messages) {
     }
 }
 
-std::vector<TokenId> encode_user_turn(const Tokenizer& tok, std::string_view content,
-                                      std::string_view system) {
-    std::string text = "[INST] ";
+namespace {
+
+constexpr std::string_view kBeginInst = "[INST]", kEndInst = "[/INST]";
+
+// The ids of the two markers when the vocabulary has both as single special pieces: control (as
+// in Mistral's V3 tokenizer.model; encode() never produces them from text) or user-defined
+// (which encode() matches whole in text, as sentencepiece does). mistral-common looks them up by
+// name either way.
+struct InstIds {
+    TokenId begin = -1, end = -1;
+    bool found() const { return begin >= 0 && end >= 0; }
+};
+
+InstIds inst_ids(const Tokenizer& tok) {
+    const TokenizerModel& m = tok.model();
+    InstIds ids;
+    for (size_t i = 0; i < m.size(); ++i) {
+        if (m.types[i] != PieceType::kControl && m.types[i] != PieceType::kUserDefined)
+            continue;
+        if (m.pieces[i] == kBeginInst)
+            ids.begin = static_cast<TokenId>(i);
+        else if (m.pieces[i] == kEndInst)
+            ids.end = static_cast<TokenId>(i);
+    }
+    return ids;
+}
+
+std::vector<TokenId> user_turn(const Tokenizer& tok, const InstIds& inst, std::string_view content,
+                               std::string_view system) {
+    std::string text;
     if (!system.empty()) {
         text += system;
         text += "\n\n";
     }
     text += content;
-    text += " [/INST]";
-    return tok.encode(text);
+    if (inst.found()) {
+        std::vector<TokenId> ids = {inst.begin};
+        const std::vector<TokenId> body = tok.encode(text);
+        ids.insert(ids.end(), body.begin(), body.end());
+        ids.push_back(inst.end);
+        return ids;
+    }
+    return tok.encode(std::string(kBeginInst) + " " + text + " " + std::string(kEndInst));
+}
+
+}  // namespace
+
+ChatFormat chat_format(const Tokenizer& tok) {
+    return inst_ids(tok).found() ? ChatFormat::kV3 : ChatFormat::kV1;
+}
+
+std::string_view chat_format_name(ChatFormat f) {
+    return f == ChatFormat::kV3 ? "v3" : "v1";
+}
+
+std::vector<TokenId> encode_user_turn(const Tokenizer& tok, std::string_view content,
+                                      std::string_view system) {
+    return user_turn(tok, inst_ids(tok), content, system);
 }
 
 std::vector<TokenId> encode_chat(const Tokenizer& tok, const std::vector<ChatMessage>& messages) {
@@ -94,16 +143,25 @@ std::vector<TokenId> encode_chat(const Tokenizer& tok, const std::vector<ChatMes
             system += "\n\n";
         system += m.content;
     }
+    const InstIds inst = inst_ids(tok);
+    // The user turn that carries the system prompt: the first (V1) or the last (V2/V3).
+    size_t system_turn = messages.size();
+    for (size_t i = 0; i < messages.size(); ++i) {
+        if (messages[i].role != "user")
+            continue;
+        system_turn = i;
+        if (!inst.found())
+            break;
+    }
     std::vector<TokenId> ids = {tok.bos_id()};
-    bool first_user = true;
-    for (const auto& m : messages) {
+    for (size_t i = 0; i < messages.size(); ++i) {
+        const ChatMessage& m = messages[i];
         if (m.role == "system")
             continue;
         std::vector<TokenId> seg;
         if (m.role == "user") {
-            seg = encode_user_turn(tok, m.content,
-                                   first_user ? std::string_view(system) : std::string_view());
-            first_user = false;
+            seg = user_turn(tok, inst, m.content,
+                            i == system_turn ? std::string_view(system) : std::string_view());
         } else {
             seg = tok.encode(m.content);
             seg.push_back(tok.eos_id());

@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 #include <mistral/json.h>
+#include <mistral/tokenizer.h>
 
+#include "convert/gguf_builder.h"
 #include "test_util.h"
 
 namespace mistral {
@@ -100,6 +102,93 @@ TEST(ChatCliGolden, FullAttentionChatDropsOldestTurnsWhenTheContextFills) {
                       turns);
     EXPECT_EQ(swa.exit_code, 0) << swa.err;
     EXPECT_EQ(swa.err.find("dropped"), std::string::npos) << swa.err;
+}
+
+// A vocabulary-only GGUF: the Mistral 7B v0.1 pieces plus "[INST]" and "[/INST]" as control
+// pieces (ids 32000, 32001), the way a V3 vocabulary (Mistral 7B v0.3) carries them.
+std::string write_v3_vocab(const test::TempDir& dir) {
+    const TokenizerModel m = parse_sentencepiece_model(
+            test::read_bytes(test::fixture_path("tokenizer/mistral-7b-v0.1.model")));
+    std::vector<std::string> pieces = m.pieces;
+    std::vector<float> scores = m.scores;
+    std::vector<int32_t> types;
+    for (PieceType t : m.types)
+        types.push_back(static_cast<int32_t>(t));
+    for (const char* p : {"[INST]", "[/INST]"}) {
+        pieces.push_back(p);
+        scores.push_back(0.0f);
+        types.push_back(static_cast<int32_t>(PieceType::kControl));
+    }
+    test::GgufBuilder b;
+    b.header(3, 0, 6);
+    b.kv_string("general.architecture", "llama");
+    b.kv_string("tokenizer.ggml.model", "llama");
+    b.kv_strings("tokenizer.ggml.tokens", pieces);
+    b.kv_f32s("tokenizer.ggml.scores", scores);
+    b.kv_i32s("tokenizer.ggml.token_type", types);
+    b.kv_u32("tokenizer.ggml.bos_token_id", 1);
+    const std::string path = (dir / "v3-vocab.gguf").string();
+    std::ofstream(path, std::ios::binary)
+            .write(reinterpret_cast<const char*>(b.out.data()),
+                   static_cast<std::streamsize>(b.out.size()));
+    return path;
+}
+
+// A model whose vocabulary has the markers as control pieces chats in the V3 template: `info`
+// names it, --conversation --ids gives mistral-common's V3 ids (control ids around each user
+// turn, the system prompt on the last one), and the REPL, which can extend its cache turn by
+// turn only while the system prompt stays where it was, prefills the whole conversation again
+// when a system prompt has to move to the new turn.
+TEST(ChatCliGolden, ControlMarkerVocabularyChatsInTheV3Template) {
+    test::TempDir dir;
+    const std::string model = (dir / "v3.mst").string();
+    const auto conv =
+            test::run(test::shell_quote(test::bin_path("mistral-convert").string()) +
+                      " --random tiny -q --tokenizer " + test::shell_quote(write_v3_vocab(dir)) +
+                      " -o " + test::shell_quote(model));
+    ASSERT_EQ(conv.exit_code, 0) << conv.err;
+    const std::string mistral = test::shell_quote(test::bin_path("mistral").string());
+    const auto info = test::run(mistral + " info --no-tensors " + test::shell_quote(model));
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    EXPECT_NE(info.out.find("chat template:   v3"), std::string::npos) << info.out;
+
+    const Tokenizer tok(parse_sentencepiece_model(
+            test::read_bytes(test::fixture_path("tokenizer/mistral-7b-v0.1.model"))));
+    const std::string file = (dir / "c.json").string();
+    std::ofstream(file) << R"([{"role":"system","content":"Be brief."},)"
+                        << R"({"role":"user","content":"Hello"},)"
+                        << R"({"role":"assistant","content":"Hi there"},)"
+                        << R"({"role":"user","content":"Bye"}])";
+    const auto ids = test::run(mistral + " chat -m " + test::shell_quote(model) +
+                               " --conversation " + test::shell_quote(file) + " --ids");
+    ASSERT_EQ(ids.exit_code, 0) << ids.err;
+    std::vector<TokenId> want = {1, 32000};
+    for (const auto& [text, after] : std::vector<std::pair<std::string, std::vector<TokenId>>>{
+                 {"Hello", {32001}}, {"Hi there", {2, 32000}}, {"Be brief.\n\nBye", {32001}}}) {
+        const auto seg = tok.encode(text);
+        want.insert(want.end(), seg.begin(), seg.end());
+        want.insert(want.end(), after.begin(), after.end());
+    }
+    std::string want_text;
+    for (TokenId id : want)
+        want_text += (want_text.empty() ? "" : " ") + std::to_string(id);
+    EXPECT_EQ(ids.out, want_text + "\n");
+
+    // Piped turns: without a system prompt the second turn reuses the cache, with one it
+    // starts over.
+    const std::string chat = mistral + " chat -m " + test::shell_quote(model) + " -n 3 --temp 0";
+    const auto plain = test::run(chat, "Hello\nBye\n");
+    ASSERT_EQ(plain.exit_code, 0) << plain.err;
+    const auto sys = test::run(chat + " --system 'Be brief.'", "Hello\nBye\n");
+    ASSERT_EQ(sys.exit_code, 0) << sys.err;
+    auto second_turn = [](const std::string& err) {
+        const size_t first = err.find("[prompt:");
+        const size_t second = first == std::string::npos ? first : err.find("[prompt:", first + 1);
+        return second == std::string::npos ? std::string("(missing)") : err.substr(second);
+    };
+    ASSERT_NE(second_turn(plain.err).find("reused from the cache"), std::string::npos) << plain.err;
+    EXPECT_EQ(second_turn(plain.err).find("(0 reused"), std::string::npos) << plain.err;
+    EXPECT_NE(second_turn(sys.err).find("(0 reused"), std::string::npos) << sys.err;
 }
 
 }  // namespace

@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <thread>
 
 #include <mistral/error.h>
@@ -94,16 +92,7 @@ ConvertSummary write_random_model(const RandomOptions& opts) {
     ModelConfig cfg = random_preset_config(opts.preset);
     TokenizerModel tok;
     if (!opts.tokenizer.empty()) {
-        std::ifstream in(opts.tokenizer, std::ios::binary);
-        if (!in)
-            throw Error(Errc::kIo, opts.tokenizer.string() + ": cannot open");
-        std::vector<char> raw((std::istreambuf_iterator<char>(in)),
-                              std::istreambuf_iterator<char>());
-        try {
-            tok = parse_sentencepiece_model(std::as_bytes(std::span<const char>(raw)));
-        } catch (const Error& e) {
-            throw with_context(e, opts.tokenizer.string());
-        }
+        tok = load_tokenizer_file(opts.tokenizer.string());  // tokenizer.model or a GGUF
         // The small presets take the tokenizer's vocabulary; mistral-7b keeps the paper's 32000.
         if (opts.preset != "mistral-7b")
             cfg.vocab_size = static_cast<int64_t>(tok.size());
