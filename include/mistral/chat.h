@@ -1,5 +1,5 @@
 // The Mistral 7B Instruct chat templates, exactly as mistral-common's instruct tokenizers build
-// them (V1, and V2/V3 for SentencePiece vocabularies whose [INST] markers are control pieces),
+// them (V1, and V2/V3 for SentencePiece vocabularies whose [INST] markers are special pieces),
 // and conversation (de)serialisation.
 #pragma once
 

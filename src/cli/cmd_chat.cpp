@@ -377,7 +377,7 @@ int cmd_chat(std::span<const std::string> argv) {
         std::cout << format_help(
                 "mistral chat -m MODEL [--system TEXT] [--guardrails] [-n N] [options]",
                 "Chat with an instruct model in the Mistral [INST] format (v1: markers as text,\n"
-                "or v3 when the vocabulary has them as control tokens; `mistral info` names it).\n"
+                "or v3 when the vocabulary has them as special tokens; `mistral info` names it).\n"
                 "On a terminal: a REPL (/help inside). Piped: each non-empty line is a user turn\n"
                 "(--one: all of stdin).",
                 specs);

@@ -83,7 +83,7 @@ int cmd_info(std::span<const std::string> argv) {
       << tm.split_digits << ", add_dummy_prefix " << tm.add_dummy_prefix << ", normalizer "
       << tm.normalizer_name << "\n";
     o << "chat template:   " << chat_format_name(chat_format(tok))
-      << (chat_format(tok) == ChatFormat::kV3 ? " ([INST] / [/INST] control tokens)"
+      << (chat_format(tok) == ChatFormat::kV3 ? " ([INST] / [/INST] special tokens)"
                                               : " ([INST] / [/INST] as text)")
       << "\n";
 
