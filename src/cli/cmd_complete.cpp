@@ -5,6 +5,7 @@
 #include <iterator>
 #include <sstream>
 
+#include <mistral/chat.h>
 #include <mistral/error.h>
 #include <mistral/generate.h>
 #include <mistral/utf8.h>
@@ -83,6 +84,15 @@ int cmd_complete(std::span<const std::string> argv) {
         ids.push_back(lm.tokenizer->bos_id());
     const auto text_ids = lm.tokenizer->encode(prompt);  // throws kInvalidUtf8 with the offset
     ids.insert(ids.end(), text_ids.begin(), text_ids.end());
+    // A v3 vocabulary has the instruct markers as special tokens that text never produces (as
+    // in sentencepiece): say so rather than let a hand-written template pass for the real one.
+    if (!quiet && chat_format(*lm.tokenizer) == ChatFormat::kV3 &&
+        (prompt.find("[INST]") != std::string::npos ||
+         prompt.find("[/INST]") != std::string::npos)) {
+        std::fprintf(stderr,
+                     "mistral: note: [INST] / [/INST] in the prompt are encoded as text; this "
+                     "vocabulary has them as special tokens (v3 template: use `mistral chat`)\n");
+    }
     if (ids.empty())
         throw Error(Errc::kInvalidArgument, "empty prompt (and --no-bos): nothing to continue");
 

@@ -138,7 +138,8 @@ std::string write_v3_vocab(const test::TempDir& dir) {
 // names it, --conversation --ids gives mistral-common's V3 ids (control ids around each user
 // turn, the system prompt on the last one), and the REPL, which can extend its cache turn by
 // turn only while the system prompt stays where it was, prefills the whole conversation again
-// when a system prompt has to move to the new turn.
+// when a system prompt has to move to the new turn; `complete` notes that markers typed in a
+// prompt stay text.
 TEST(ChatCliGolden, ControlMarkerVocabularyChatsInTheV3Template) {
     test::TempDir dir;
     const std::string model = (dir / "v3.mst").string();
@@ -189,6 +190,23 @@ TEST(ChatCliGolden, ControlMarkerVocabularyChatsInTheV3Template) {
     ASSERT_NE(second_turn(plain.err).find("reused from the cache"), std::string::npos) << plain.err;
     EXPECT_EQ(second_turn(plain.err).find("(0 reused"), std::string::npos) << plain.err;
     EXPECT_NE(second_turn(sys.err).find("(0 reused"), std::string::npos) << sys.err;
+
+    // `complete` keeps sentencepiece's encoding (markers typed in a prompt are text) and says
+    // so for this vocabulary; a prompt without them gets no note, nor does a v1 model.
+    const std::string complete = mistral + " complete -n 1 --temp 0 -m ";
+    const auto typed = test::run(complete + test::shell_quote(model) + " -p '[INST] hi [/INST]'");
+    ASSERT_EQ(typed.exit_code, 0) << typed.err;
+    EXPECT_NE(typed.err.find("encoded as text"), std::string::npos) << typed.err;
+    const auto untyped = test::run(complete + test::shell_quote(model) + " -p 'hi'");
+    ASSERT_EQ(untyped.exit_code, 0) << untyped.err;
+    EXPECT_EQ(untyped.err.find("encoded as text"), std::string::npos) << untyped.err;
+    const auto v1 = test::run(
+            complete +
+            test::shell_quote(
+                    (std::filesystem::path(MISTRAL_SOURCE_DIR) / "models/kjv-tiny.mst").string()) +
+            " -p '[INST] hi [/INST]'");
+    ASSERT_EQ(v1.exit_code, 0) << v1.err;
+    EXPECT_EQ(v1.err.find("encoded as text"), std::string::npos) << v1.err;
 }
 
 }  // namespace
