@@ -24,6 +24,10 @@ std::filesystem::path fixture_path(const std::string& rel) {
     return p;
 }
 
+std::filesystem::path default_model_path() {
+    return std::filesystem::path(MISTRAL_SOURCE_DIR) / "models/kjv-tiny.mst";
+}
+
 std::vector<std::byte> read_bytes(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
     if (!in)

@@ -22,6 +22,8 @@ std::filesystem::path fixture_path(const std::string& rel);
 std::vector<std::byte> read_bytes(const std::filesystem::path& p);
 std::string read_text(const std::filesystem::path& p);
 std::vector<float> read_f32(const std::filesystem::path& p);
+// The default model shipped in the checkout (models/kjv-tiny.mst).
+std::filesystem::path default_model_path();
 // Path of a built binary ("mistral", "mistral-convert").
 std::filesystem::path bin_path(const std::string& name);
 // A fresh empty temporary directory, removed by the returned guard's destructor.

@@ -88,7 +88,7 @@ public:
         if (!turns.empty() && turns.back().role == "user") {
             const std::string last = turns.back().content;
             turns.pop_back();
-            if (format_ == ChatFormat::kV3 && !system_.empty())
+            if (system_prompt_moves())
                 messages_ = std::move(turns);  // reply() encodes it all (system prompt last)
             else
                 prime(turns);
@@ -101,7 +101,7 @@ public:
     // One user turn: prefills its new tokens and streams the reply. Returns the reply text.
     std::string reply(const std::string& user, bool stream) {
         std::vector<TokenId> ids;
-        if (format_ == ChatFormat::kV3 && !system_.empty() && !messages_.empty()) {
+        if (system_prompt_moves() && !messages_.empty()) {
             // The system prompt leaves the earlier user turn for this one: the cached tokens
             // no longer match the template.
             ids = reencode(0, user);
@@ -151,6 +151,9 @@ public:
     }
 
 private:
+    // V3 puts the system prompt on the newest user turn, so a new turn changes earlier tokens.
+    bool system_prompt_moves() const { return format_ == ChatFormat::kV3 && !system_.empty(); }
+
     // Prefills a conversation of complete user/assistant pairs (no reply).
     void prime(const std::vector<ChatMessage>& turns) {
         if (turns.empty())

@@ -82,9 +82,10 @@ int cmd_info(std::span<const std::string> argv) {
       << ", pad " << tm.pad_id << "; byte_fallback " << tm.byte_fallback << ", split_digits "
       << tm.split_digits << ", add_dummy_prefix " << tm.add_dummy_prefix << ", normalizer "
       << tm.normalizer_name << "\n";
-    o << "chat template:   " << chat_format_name(chat_format(tok))
-      << (chat_format(tok) == ChatFormat::kV3 ? " ([INST] / [/INST] special tokens)"
-                                              : " ([INST] / [/INST] as text)")
+    const ChatFormat chat = chat_format(tok);
+    o << "chat template:   " << chat_format_name(chat)
+      << (chat == ChatFormat::kV3 ? " ([INST] / [/INST] special tokens)"
+                                  : " ([INST] / [/INST] as text)")
       << "\n";
 
     // Tensors.

@@ -12,8 +12,7 @@ using test::run;
 using test::shell_quote;
 
 std::string bench(const std::string& extra) {
-    const std::string model =
-            (std::filesystem::path(MISTRAL_SOURCE_DIR) / "models/kjv-tiny.mst").string();
+    const std::string model = test::default_model_path().string();
     return shell_quote(test::bin_path("mistral").string()) + " bench -m " + shell_quote(model) +
            " -q -t 2 " + extra;
 }

@@ -17,8 +17,7 @@ std::string mistral() {
     return shell_quote(test::bin_path("mistral").string());
 }
 std::string model() {
-    return shell_quote(
-            (std::filesystem::path(MISTRAL_SOURCE_DIR) / "models/kjv-tiny.mst").string());
+    return shell_quote(test::default_model_path().string());
 }
 std::string complete(const std::string& extra) {
     return mistral() + " complete -m " + model() + " -q " + extra;
@@ -111,8 +110,7 @@ TEST(CompleteCli, BadInputIsOneLineOnStderr) {
     EXPECT_NE(junk.err.find("magic"), std::string::npos) << junk.err;
     // A truncated copy of the real model.
     {
-        const auto bytes =
-                test::read_bytes(std::filesystem::path(MISTRAL_SOURCE_DIR) / "models/kjv-tiny.mst");
+        const auto bytes = test::read_bytes(test::default_model_path());
         std::ofstream out(dir / "cut.mst", std::ios::binary);
         out.write(reinterpret_cast<const char*>(bytes.data()),
                   static_cast<std::streamsize>(bytes.size() / 2));
