@@ -3,6 +3,7 @@
 // and conversation (de)serialisation.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,7 +43,14 @@ void validate_conversation(const std::vector<ChatMessage>& messages);
 // turn is encode(content) + EOS, and every segment is encoded on its own (so each starts with
 // the dummy-prefix space).
 enum class ChatFormat { kV1, kV3 };
-// kV3 when the vocabulary has "[INST]" and "[/INST]" as control or user-defined pieces, else kV1.
+// The ids of "[INST]" and "[/INST]" when the vocabulary has both as control or user-defined
+// pieces (encode() never produces a control piece from text; it matches a user-defined one
+// whole, as sentencepiece does), else nullopt.
+struct InstMarkers {
+    TokenId begin, end;
+};
+std::optional<InstMarkers> inst_markers(const Tokenizer& tok);
+// kV3 when inst_markers finds both markers, else kV1.
 ChatFormat chat_format(const Tokenizer& tok);
 std::string_view chat_format_name(ChatFormat f);  // "v1" or "v3"
 

@@ -1,4 +1,5 @@
 // `mistral complete`: continue a prompt, streaming the text to stdout.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -84,14 +85,22 @@ int cmd_complete(std::span<const std::string> argv) {
         ids.push_back(lm.tokenizer->bos_id());
     const auto text_ids = lm.tokenizer->encode(prompt);  // throws kInvalidUtf8 with the offset
     ids.insert(ids.end(), text_ids.begin(), text_ids.end());
-    // A v3 vocabulary has the instruct markers as special tokens that text never produces (as
-    // in sentencepiece): say so rather than let a hand-written template pass for the real one.
-    if (!quiet && chat_format(*lm.tokenizer) == ChatFormat::kV3 &&
-        (prompt.find("[INST]") != std::string::npos ||
-         prompt.find("[/INST]") != std::string::npos)) {
-        std::fprintf(stderr,
-                     "mistral: note: [INST] / [/INST] in the prompt are encoded as text; this "
-                     "vocabulary has them as special tokens (v3 template: use `mistral chat`)\n");
+    // A v3 vocabulary has the instruct markers as special pieces; typed in a prompt they stay
+    // text unless encode() matched them (user-defined pieces): say so rather than let a
+    // hand-written template pass for the real one.
+    if (!quiet) {
+        if (const auto m = inst_markers(*lm.tokenizer)) {
+            auto stays_text = [&](std::string_view marker, TokenId id) {
+                return prompt.find(marker) != std::string::npos &&
+                       std::find(text_ids.begin(), text_ids.end(), id) == text_ids.end();
+            };
+            if (stays_text("[INST]", m->begin) || stays_text("[/INST]", m->end)) {
+                std::fprintf(stderr,
+                             "mistral: note: [INST] / [/INST] in the prompt are encoded as text; "
+                             "this vocabulary has them as special tokens (v3 template: use "
+                             "`mistral chat`)\n");
+            }
+        }
     }
     if (ids.empty())
         throw Error(Errc::kInvalidArgument, "empty prompt (and --no-bos): nothing to continue");

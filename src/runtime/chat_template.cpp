@@ -77,42 +77,19 @@ namespace {
 
 constexpr std::string_view kBeginInst = "[INST]", kEndInst = "[/INST]";
 
-// The ids of the two markers when the vocabulary has both as single special pieces: control (as
-// in Mistral's V3 tokenizer.model; encode() never produces them from text) or user-defined
-// (which encode() matches whole in text, as sentencepiece does). mistral-common looks them up by
-// name either way.
-struct InstIds {
-    TokenId begin = -1, end = -1;
-    bool found() const { return begin >= 0 && end >= 0; }
-};
-
-InstIds inst_ids(const Tokenizer& tok) {
-    const TokenizerModel& m = tok.model();
-    InstIds ids;
-    for (size_t i = 0; i < m.size(); ++i) {
-        if (m.types[i] != PieceType::kControl && m.types[i] != PieceType::kUserDefined)
-            continue;
-        if (m.pieces[i] == kBeginInst)
-            ids.begin = static_cast<TokenId>(i);
-        else if (m.pieces[i] == kEndInst)
-            ids.end = static_cast<TokenId>(i);
-    }
-    return ids;
-}
-
-std::vector<TokenId> user_turn(const Tokenizer& tok, const InstIds& inst, std::string_view content,
-                               std::string_view system) {
+std::vector<TokenId> user_turn(const Tokenizer& tok, const std::optional<InstMarkers>& inst,
+                               std::string_view content, std::string_view system) {
     std::string text;
     if (!system.empty()) {
         text += system;
         text += "\n\n";
     }
     text += content;
-    if (inst.found()) {
-        std::vector<TokenId> ids = {inst.begin};
+    if (inst) {
+        std::vector<TokenId> ids = {inst->begin};
         const std::vector<TokenId> body = tok.encode(text);
         ids.insert(ids.end(), body.begin(), body.end());
-        ids.push_back(inst.end);
+        ids.push_back(inst->end);
         return ids;
     }
     return tok.encode(std::string(kBeginInst) + " " + text + " " + std::string(kEndInst));
@@ -120,8 +97,24 @@ std::vector<TokenId> user_turn(const Tokenizer& tok, const InstIds& inst, std::s
 
 }  // namespace
 
+std::optional<InstMarkers> inst_markers(const Tokenizer& tok) {
+    const TokenizerModel& m = tok.model();
+    TokenId begin = -1, end = -1;
+    for (size_t i = 0; i < m.size(); ++i) {
+        if (m.types[i] != PieceType::kControl && m.types[i] != PieceType::kUserDefined)
+            continue;
+        if (m.pieces[i] == kBeginInst)
+            begin = static_cast<TokenId>(i);
+        else if (m.pieces[i] == kEndInst)
+            end = static_cast<TokenId>(i);
+    }
+    if (begin < 0 || end < 0)
+        return std::nullopt;
+    return InstMarkers{begin, end};
+}
+
 ChatFormat chat_format(const Tokenizer& tok) {
-    return inst_ids(tok).found() ? ChatFormat::kV3 : ChatFormat::kV1;
+    return inst_markers(tok) ? ChatFormat::kV3 : ChatFormat::kV1;
 }
 
 std::string_view chat_format_name(ChatFormat f) {
@@ -130,7 +123,7 @@ std::string_view chat_format_name(ChatFormat f) {
 
 std::vector<TokenId> encode_user_turn(const Tokenizer& tok, std::string_view content,
                                       std::string_view system) {
-    return user_turn(tok, inst_ids(tok), content, system);
+    return user_turn(tok, inst_markers(tok), content, system);
 }
 
 std::vector<TokenId> encode_chat(const Tokenizer& tok, const std::vector<ChatMessage>& messages) {
@@ -143,14 +136,14 @@ std::vector<TokenId> encode_chat(const Tokenizer& tok, const std::vector<ChatMes
             system += "\n\n";
         system += m.content;
     }
-    const InstIds inst = inst_ids(tok);
+    const std::optional<InstMarkers> inst = inst_markers(tok);
     // The user turn that carries the system prompt: the first (V1) or the last (V2/V3).
     size_t system_turn = messages.size();
     for (size_t i = 0; i < messages.size(); ++i) {
         if (messages[i].role != "user")
             continue;
         system_turn = i;
-        if (!inst.found())
+        if (!inst)
             break;
     }
     std::vector<TokenId> ids = {tok.bos_id()};

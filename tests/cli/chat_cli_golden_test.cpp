@@ -55,8 +55,7 @@ TEST(CompleteCliGolden, DefaultModelReproducesReferenceGreedyText) {
         if (line.empty())
             continue;
         const Json rec = Json::parse(line);
-        const std::string model =
-                (std::filesystem::path(MISTRAL_SOURCE_DIR) / "models/kjv-tiny.mst").string();
+        const std::string model = test::default_model_path().string();
         const auto r = test::run(test::shell_quote(test::bin_path("mistral").string()) +
                                  " complete -q --temp 0 -m " + test::shell_quote(model) + " -n " +
                                  std::to_string(rec.at("ids").size()) + " -p " +
@@ -93,22 +92,24 @@ TEST(ChatCliGolden, FullAttentionChatDropsOldestTurnsWhenTheContextFills) {
         ++replies;
     EXPECT_EQ(replies, 4u) << r.out;
     // The same model with a sliding window never needs to drop anything.
-    const auto swa =
-            test::run(test::shell_quote(test::bin_path("mistral").string()) + " chat -m " +
-                              test::shell_quote((std::filesystem::path(MISTRAL_SOURCE_DIR) /
-                                                 "models/kjv-tiny.mst")
-                                                        .string()) +
-                              " -n 20 --temp 0",
-                      turns);
+    const auto swa = test::run(test::shell_quote(test::bin_path("mistral").string()) + " chat -m " +
+                                       test::shell_quote(test::default_model_path().string()) +
+                                       " -n 20 --temp 0",
+                               turns);
     EXPECT_EQ(swa.exit_code, 0) << swa.err;
     EXPECT_EQ(swa.err.find("dropped"), std::string::npos) << swa.err;
 }
 
-// A vocabulary-only GGUF: the Mistral 7B v0.1 pieces plus "[INST]" and "[/INST]" as control
-// pieces (ids 32000, 32001), the way a V3 vocabulary (Mistral 7B v0.3) carries them.
-std::string write_v3_vocab(const test::TempDir& dir) {
-    const TokenizerModel m = parse_sentencepiece_model(
+TokenizerModel mistral_v1_vocab() {
+    return parse_sentencepiece_model(
             test::read_bytes(test::fixture_path("tokenizer/mistral-7b-v0.1.model")));
+}
+
+// A model with random weights whose vocabulary (a vocabulary-only GGUF) is the Mistral 7B v0.1
+// one plus "[INST]" and "[/INST]" as pieces of `type` (ids 32000, 32001), the way a V3
+// vocabulary (Mistral 7B v0.3) carries them as control pieces.
+std::string write_v3_model(const test::TempDir& dir, const std::string& name, PieceType type) {
+    const TokenizerModel m = mistral_v1_vocab();
     std::vector<std::string> pieces = m.pieces;
     std::vector<float> scores = m.scores;
     std::vector<int32_t> types;
@@ -117,7 +118,7 @@ std::string write_v3_vocab(const test::TempDir& dir) {
     for (const char* p : {"[INST]", "[/INST]"}) {
         pieces.push_back(p);
         scores.push_back(0.0f);
-        types.push_back(static_cast<int32_t>(PieceType::kControl));
+        types.push_back(static_cast<int32_t>(type));
     }
     test::GgufBuilder b;
     b.header(3, 0, 6);
@@ -127,11 +128,16 @@ std::string write_v3_vocab(const test::TempDir& dir) {
     b.kv_f32s("tokenizer.ggml.scores", scores);
     b.kv_i32s("tokenizer.ggml.token_type", types);
     b.kv_u32("tokenizer.ggml.bos_token_id", 1);
-    const std::string path = (dir / "v3-vocab.gguf").string();
-    std::ofstream(path, std::ios::binary)
+    const std::string vocab = (dir / (name + ".gguf")).string();
+    std::ofstream(vocab, std::ios::binary)
             .write(reinterpret_cast<const char*>(b.out.data()),
                    static_cast<std::streamsize>(b.out.size()));
-    return path;
+    const std::string model = (dir / (name + ".mst")).string();
+    const auto conv = test::run(test::shell_quote(test::bin_path("mistral-convert").string()) +
+                                " --random tiny -q --tokenizer " + test::shell_quote(vocab) +
+                                " -o " + test::shell_quote(model));
+    EXPECT_EQ(conv.exit_code, 0) << conv.err;
+    return model;
 }
 
 // A model whose vocabulary has the markers as control pieces chats in the V3 template: `info`
@@ -139,22 +145,16 @@ std::string write_v3_vocab(const test::TempDir& dir) {
 // turn, the system prompt on the last one), and the REPL, which can extend its cache turn by
 // turn only while the system prompt stays where it was, prefills the whole conversation again
 // when a system prompt has to move to the new turn; `complete` notes that markers typed in a
-// prompt stay text.
+// prompt stay text (unless they are user-defined pieces, which text matches).
 TEST(ChatCliGolden, ControlMarkerVocabularyChatsInTheV3Template) {
     test::TempDir dir;
-    const std::string model = (dir / "v3.mst").string();
-    const auto conv =
-            test::run(test::shell_quote(test::bin_path("mistral-convert").string()) +
-                      " --random tiny -q --tokenizer " + test::shell_quote(write_v3_vocab(dir)) +
-                      " -o " + test::shell_quote(model));
-    ASSERT_EQ(conv.exit_code, 0) << conv.err;
+    const std::string model = write_v3_model(dir, "v3", PieceType::kControl);
     const std::string mistral = test::shell_quote(test::bin_path("mistral").string());
     const auto info = test::run(mistral + " info --no-tensors " + test::shell_quote(model));
     ASSERT_EQ(info.exit_code, 0) << info.err;
     EXPECT_NE(info.out.find("chat template:   v3"), std::string::npos) << info.out;
 
-    const Tokenizer tok(parse_sentencepiece_model(
-            test::read_bytes(test::fixture_path("tokenizer/mistral-7b-v0.1.model"))));
+    const Tokenizer tok(mistral_v1_vocab());
     const std::string file = (dir / "c.json").string();
     std::ofstream(file) << R"([{"role":"system","content":"Be brief."},)"
                         << R"({"role":"user","content":"Hello"},)"
@@ -200,13 +200,16 @@ TEST(ChatCliGolden, ControlMarkerVocabularyChatsInTheV3Template) {
     const auto untyped = test::run(complete + test::shell_quote(model) + " -p 'hi'");
     ASSERT_EQ(untyped.exit_code, 0) << untyped.err;
     EXPECT_EQ(untyped.err.find("encoded as text"), std::string::npos) << untyped.err;
-    const auto v1 = test::run(
-            complete +
-            test::shell_quote(
-                    (std::filesystem::path(MISTRAL_SOURCE_DIR) / "models/kjv-tiny.mst").string()) +
-            " -p '[INST] hi [/INST]'");
+    const auto v1 = test::run(complete + test::shell_quote(test::default_model_path().string()) +
+                              " -p '[INST] hi [/INST]'");
     ASSERT_EQ(v1.exit_code, 0) << v1.err;
     EXPECT_EQ(v1.err.find("encoded as text"), std::string::npos) << v1.err;
+    // User-defined markers are matched in text (as sentencepiece does): the same prompt then
+    // carries the marker ids, and there is nothing to note.
+    const std::string ud = write_v3_model(dir, "v3-user-defined", PieceType::kUserDefined);
+    const auto matched = test::run(complete + test::shell_quote(ud) + " -p '[INST] hi [/INST]'");
+    ASSERT_EQ(matched.exit_code, 0) << matched.err;
+    EXPECT_EQ(matched.err.find("encoded as text"), std::string::npos) << matched.err;
 }
 
 }  // namespace
