@@ -19,8 +19,11 @@ enum class DType : uint32_t {
     // the same bytes per row as q4_0, but a row is not contiguous; rows % 16 == 0.
     kQ4_0x16 = 5,
     kQ8_0x16 = 6,  // the same for q8_0
+    // f16 in groups of 16 rows x 64 columns (see interleave_f16x16): rows % 16 == 0, cols % 64 ==
+    // 0.
+    kF16x16 = 7,
 };
-inline constexpr uint32_t kNumDTypes = 7;
+inline constexpr uint32_t kNumDTypes = 8;
 
 inline constexpr size_t kQBlock = 32;  // values per q8_0 / q4_0 block
 
@@ -47,7 +50,14 @@ static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18, "packed block 
 inline constexpr size_t kX16Rows = 16;
 inline constexpr size_t kQ4x16GroupBlockBytes = kX16Rows * sizeof(BlockQ4_0);  // 288
 inline constexpr size_t kQ8x16GroupBlockBytes = kX16Rows * sizeof(BlockQ8_0);  // 544
-// q4_0x16 / q8_0x16: rows interleaved in groups of 16 (a row is not contiguous).
+// f16x16 layout. For each group of 16 rows (groups in row order) and each chunk of 64 columns
+// (in column order), 2048 bytes: the 64 f16 values of row 0 of the group in those columns, then
+// those of row 1, ..., row 15 (row r's piece at byte 128 r). So a group is read as one contiguous
+// stream, 16 rows at a time, 64 columns per row per step. Its "block" (block_size) is a 64-column
+// piece of one row.
+inline constexpr size_t kF16x16Cols = 64;
+inline constexpr size_t kF16x16ChunkBytes = kX16Rows * kF16x16Cols * 2;  // 2048
+// q4_0x16 / q8_0x16 / f16x16: rows interleaved in groups of 16 (a row is not contiguous).
 bool is_interleaved(DType t) noexcept;
 // out = the q4_0x16 form of `rows` q4_0 rows of n_blocks blocks each (rows % 16 == 0).
 void interleave_q4_0x16(const void* in, void* out, size_t rows, size_t n_blocks) noexcept;
@@ -56,18 +66,23 @@ BlockQ4_0 q4_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) n
 // The same for q8_0 / q8_0x16.
 void interleave_q8_0x16(const void* in, void* out, size_t rows, size_t n_blocks) noexcept;
 BlockQ8_0 q8_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) noexcept;
-// The plain type with the same blocks: q4_0x16 -> q4_0, q8_0x16 -> q8_0; any other type itself.
+// out = the f16x16 form of `rows` f16 rows of `cols` values (rows % 16 == 0, cols % 64 == 0).
+void interleave_f16x16(const void* in, void* out, size_t rows, size_t cols) noexcept;
+// The 64 f16 values of row r, columns [64c, 64c + 64), of an f16x16 matrix of `cols` columns.
+const uint16_t* f16x16_piece(const void* data, size_t cols, size_t r, size_t c) noexcept;
+// The plain type with the same values: q4_0x16 -> q4_0, q8_0x16 -> q8_0, f16x16 -> f16; any
+// other type itself.
 DType plain_type(DType t) noexcept;
-// out = the form of interleaved type t of `rows` rows of plain_type(t) blocks (one of the two
-// interleave functions above, by type).
-void interleave_x16(DType t, const void* in, void* out, size_t rows, size_t n_blocks) noexcept;
+// out = the form of interleaved type t of `rows` rows of `cols` plain_type(t) values (one of the
+// interleave functions above, by type; cols a multiple of block_size(t)).
+void interleave_x16(DType t, const void* in, void* out, size_t rows, size_t cols) noexcept;
 
 std::string_view dtype_name(DType t) noexcept;            // "f32", "q4_0", ...
 std::optional<DType> parse_dtype(std::string_view name);  // inverse of dtype_name
 bool dtype_valid(uint32_t code) noexcept;                 // a known DType value
-bool is_quantized(DType t) noexcept;                      // q8_0 / q4_0 (/ x16 forms)
-size_t block_size(DType t) noexcept;                      // values per block (1 for floats)
-size_t block_bytes(DType t) noexcept;                     // bytes per block
+bool is_quantized(DType t) noexcept;   // q8_0 / q4_0 / q8_0x16 / q4_0x16 (not f16x16)
+size_t block_size(DType t) noexcept;   // values per block (1 for plain floats, 64 for f16x16)
+size_t block_bytes(DType t) noexcept;  // bytes per block
 // Bytes for n values of type t; n must be a multiple of block_size(t) (checked by callers).
 size_t bytes_for(DType t, size_t n) noexcept;
 
@@ -85,7 +100,7 @@ void dequantize_row_q4_0(const BlockQ4_0* in, float* y, size_t n) noexcept;
 
 // Converts n values of any type to f32 / from f32 (quantizing when t is a block type). Not for
 // the interleaved types, whose rows are not contiguous (row_to_f32 gives NaNs, row_from_f32
-// writes nothing): use tensor_row_to_f32 (tensor.h) or q4_0x16_block / q8_0x16_block.
+// writes nothing): use tensor_row_to_f32 (tensor.h), q4_0x16_block / q8_0x16_block or f16x16_piece.
 void row_to_f32(DType t, const void* src, float* dst, size_t n) noexcept;
 void row_from_f32(DType t, const float* src, void* dst, size_t n) noexcept;
 

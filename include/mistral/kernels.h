@@ -7,7 +7,8 @@
 // which also splits rows across threads. Pointers need only float alignment.
 //
 // Contract an ISA table must meet against reference_kernels() (tested in kernels_test.cpp):
-//  - matmul on f32/f16/bf16 weights: every output is dot(float(w row), x) accumulated in float.
+//  - matmul on f32/f16/bf16 weights (and f16x16, f16 rows interleaved in groups of 16, dtype.h):
+//    every output is dot(float(w row), x) accumulated in float.
 //    Any summation order is allowed: |got - ref| <= 1e-6 + 1e-5 * sum_i |w_i * x_i|.
 //  - matmul on q8_0/q4_0 weights (and their 16-row interleaved forms q8_0x16/q4_0x16, the same
 //    blocks: the same results) consumes the activations quantized to q8_0 (ActBatch::xq, made

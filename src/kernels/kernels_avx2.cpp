@@ -15,6 +15,8 @@
 //    reference): kernels.h allows this instead of an exact int32 total per block.
 //  - q8_0x16/q4_0x16 (16 rows interleaved, dtype.h): one row per int32 lane of a ymm (8 rows),
 //    vpmaddubsw against four broadcast activation bytes, tiles of 8 rows x 3 tokens.
+//  - f16x16 (16 rows interleaved in 64-column pieces, dtype.h): decode reads a group as one
+//    stream into 16 accumulators; prefill runs the float tiles over the pieces.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -55,37 +57,64 @@ struct LoadBF16 {
     static __m256 load8(const E* p) { return load8_bf16(p); }
 };
 
+// Where a float tile's weight rows are: from(r, k) points at column k of the tile's row r; a
+// row's values run on contiguously for kPiece columns from there (k % kPiece == 0), and the next
+// kPiece are kStride values further. Plain rows are contiguous; f16x16 rows (dtype.h) are
+// 64-column pieces, 2 KiB apart (the tile's columns are then whole pieces).
+template <class E>
+struct PlainRows {
+    static constexpr size_t kPiece = 8, kStride = 8;
+    const std::byte* w0;  // the tile's first row
+    size_t row_bytes;
+    const E* from(int r, size_t k) const {
+        return reinterpret_cast<const E*>(w0 + static_cast<size_t>(r) * row_bytes) + k;
+    }
+};
+struct F16x16Rows {
+    static constexpr size_t kPiece = kF16x16Cols, kStride = kF16x16ChunkBytes / 2;
+    const TensorView* w;
+    size_t row0;  // the tile's first row
+    const uint16_t* from(int r, size_t k) const {
+        return f16x16_piece(w->data, w->cols, row0 + static_cast<size_t>(r), k / kPiece);
+    }
+};
+
 // Register tile: R weight rows x TT tokens over columns [k0, k1).
-// w: row r at w0 + r * row_bytes; x: token t at x + t * ldx; y: y[t * ldy + r] (+= if accumulate).
-template <class L, int R, int TT>
-void tile_float(const std::byte* w0, size_t row_bytes, const float* x, size_t ldx, size_t k0,
-                size_t k1, float* y, size_t ldy, bool accumulate) {
+// w: the rows (above); x: token t at x + t * ldx; y: y[t * ldy + r] (+= if accumulate).
+template <class L, int R, int TT, class Rows>
+void tile_float(const Rows& w, const float* x, size_t ldx, size_t k0, size_t k1, float* y,
+                size_t ldy, bool accumulate) {
     using E = typename L::E;
-    const E* wr[R];
+    const E* wr[R];  // column k of each row
     for (int r = 0; r < R; ++r)
-        wr[r] = reinterpret_cast<const E*>(w0 + r * row_bytes);
+        wr[r] = w.from(r, k0);
     __m256 acc[R][TT];
     for (int r = 0; r < R; ++r) {
         for (int t = 0; t < TT; ++t)
             acc[r][t] = _mm256_setzero_ps();
     }
     size_t k = k0;
-    for (; k + 8 <= k1; k += 8) {
-        __m256 wv[R];
-        for (int r = 0; r < R; ++r)
-            wv[r] = L::load8(wr[r] + k);
-        for (int t = 0; t < TT; ++t) {
-            const __m256 xv = _mm256_loadu_ps(x + t * ldx + k);
+    for (; k + Rows::kPiece <= k1; k += Rows::kPiece) {
+        for (size_t j = 0; j < Rows::kPiece; j += 8) {
+            __m256 wv[R];
             for (int r = 0; r < R; ++r)
-                acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+                wv[r] = L::load8(wr[r] + j);
+            for (int t = 0; t < TT; ++t) {
+                const __m256 xv = _mm256_loadu_ps(x + t * ldx + k + j);
+                for (int r = 0; r < R; ++r)
+                    acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+            }
         }
+        for (int r = 0; r < R; ++r)
+            wr[r] += Rows::kStride;
     }
-    if (k < k1) {  // row tail (< 8 columns): zero-padded copies, never reading past the row
+    // Row tail (< 8 columns, plain rows only): zero-padded copies, never reading past the row.
+    if (k < k1) {
         const size_t m = k1 - k;
         __m256 wv[R];
         for (int r = 0; r < R; ++r) {
             E buf[8];
-            copy_partial(wr[r] + k, m, buf);
+            copy_partial(wr[r], m, buf);
             wv[r] = L::load8(buf);
         }
         for (int t = 0; t < TT; ++t) {
@@ -363,18 +392,18 @@ static_assert(kTileRows == 3 && kTileTok == 4, "tile_dyn enumerates these sizes"
 
 template <class L>
 struct FloatKern {
-    template <int R, int TT>
-    static void tile(const std::byte* w0, size_t rb, const float* x, size_t ldx, size_t k0,
-                     size_t k1, float* y, size_t ldy, bool acc) {
-        tile_float<L, R, TT>(w0, rb, x, ldx, k0, k1, y, ldy, acc);
+    template <int R, int TT, class Rows>
+    static void tile(Rows w, const float* x, size_t ldx, size_t k0, size_t k1, float* y, size_t ldy,
+                     bool acc) {
+        tile_float<L, R, TT>(w, x, ldx, k0, k1, y, ldy, acc);
     }
 };
 // Walks token blocks x column blocks x row blocks x token tiles x row tiles. `X` is the
-// activation base (floats or q8 blocks), `ldx` its per-token stride in the same unit as the
-// column range [0, ncols) (values for floats, 32-blocks for quantized).
-template <class Kern, typename X>
-void matmul_blocked(const TensorView& w, const X* x, size_t ldx, size_t ncols, size_t block_cols,
-                    size_t T, float* y, size_t r0, size_t r1) {
+// activation base (floats), `ldx` its per-token stride, [0, ncols) the column range;
+// rows_at(r) is the Rows (above) of a tile starting at row r.
+template <class Kern, typename X, class RowsAt>
+void matmul_blocked(const TensorView& w, RowsAt rows_at, const X* x, size_t ldx, size_t ncols,
+                    size_t block_cols, size_t T, float* y, size_t r0, size_t r1) {
     const size_t ldy = w.rows;
     for (size_t t0 = 0; t0 < T; t0 += kBlockTok) {
         const size_t t1 = min_size(T, t0 + kBlockTok);
@@ -387,7 +416,7 @@ void matmul_blocked(const TensorView& w, const X* x, size_t ldx, size_t ncols, s
                     const int tt = static_cast<int>(min_size(kTileTok, t1 - t));
                     for (size_t r = rb; r < rb1; r += kTileRows) {
                         const int rr = static_cast<int>(min_size(kTileRows, rb1 - r));
-                        tile_dyn<Kern>(rr, tt, row_ptr(w, r), w.row_bytes, x + t * ldx, ldx, k0, k1,
+                        tile_dyn<Kern>(rr, tt, rows_at(r), x + t * ldx, ldx, k0, k1,
                                        y + t * ldy + r, ldy, accumulate);
                     }
                 }
@@ -398,15 +427,58 @@ void matmul_blocked(const TensorView& w, const X* x, size_t ldx, size_t ncols, s
 
 template <class L>
 void matmul_float(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    using Rows = PlainRows<typename L::E>;
     if (a.T == 1) {
         size_t r = r0;
         for (; r + 4 <= r1; r += 4)
-            tile_float<L, 4, 1>(row_ptr(w, r), w.row_bytes, a.x, a.n, 0, a.n, y + r, 0, false);
+            tile_float<L, 4, 1>(Rows{row_ptr(w, r), w.row_bytes}, a.x, a.n, 0, a.n, y + r, 0,
+                                false);
         for (; r < r1; ++r)
-            tile_float<L, 1, 1>(row_ptr(w, r), w.row_bytes, a.x, a.n, 0, a.n, y + r, 0, false);
+            tile_float<L, 1, 1>(Rows{row_ptr(w, r), w.row_bytes}, a.x, a.n, 0, a.n, y + r, 0,
+                                false);
         return;
     }
-    matmul_blocked<FloatKern<L>>(w, a.x, a.n, a.n, kBlockColsF, a.T, y, r0, r1);
+    matmul_blocked<FloatKern<L>>(
+            w,
+            [&](size_t r) {
+                return Rows{row_ptr(w, r), w.row_bytes};
+            },
+            a.x, a.n, a.n, kBlockColsF, a.T, y, r0, r1);
+}
+
+// f16x16 decode: one group of 16 rows x 1 token, its chunks (dtype.h) in address order, so each
+// thread reads one stream (four plain rows at a time are four). 16 accumulators: some live in
+// L1 on AVX2's 16 registers, which a memory-bound loop does not notice.
+void group_f16x16_t1(const std::byte* g, const float* x, size_t n, float* y) {
+    __m256 acc[kX16Rows];
+    for (size_t r = 0; r < kX16Rows; ++r)
+        acc[r] = _mm256_setzero_ps();
+    for (size_t k = 0; k < n; k += kF16x16Cols, g += kF16x16ChunkBytes) {
+        for (size_t r = 0; r < kX16Rows; ++r) {
+            const auto* q = reinterpret_cast<const uint16_t*>(g + r * 2 * kF16x16Cols);
+            __m256 s = _mm256_mul_ps(load8_f16(q), _mm256_loadu_ps(x + k));
+            for (size_t j = 8; j < kF16x16Cols; j += 8)
+                s = _mm256_fmadd_ps(load8_f16(q + j), _mm256_loadu_ps(x + k + j), s);
+            acc[r] = _mm256_add_ps(acc[r], s);
+        }
+    }
+    for (size_t r = 0; r < kX16Rows; ++r)
+        y[r] = hsum(acc[r]);
+}
+
+void matmul_f16x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    if (a.T == 1) {
+        for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
+            group_f16x16_t1(gp, a.x, a.n, yg);
+        });
+        return;
+    }
+    matmul_blocked<FloatKern<LoadF16>>(
+            w,
+            [&](size_t r) {
+                return F16x16Rows{&w, r};
+            },
+            a.x, a.n, a.n, kBlockColsF, a.T, y, r0, r1);
 }
 
 template <class Q>
@@ -605,6 +677,9 @@ void matmul_avx2(const TensorView& w, const ActBatch& a, float* y, size_t r0, si
         case DType::kQ4_0x16:
         case DType::kQ8_0x16:
             matmul_interleaved(w, a, y, r0, r1);
+            return;
+        case DType::kF16x16:
+            matmul_f16x16(w, a, y, r0, r1);
             return;
     }
 }
@@ -1077,6 +1152,7 @@ void row_to_f32_avx2(const TensorView& w, size_t row, float* out) noexcept {
         }
         case DType::kQ4_0x16:  // never an embedding table of ours: the reference is enough
         case DType::kQ8_0x16:
+        case DType::kF16x16:
             reference_kernels().row_to_f32(w, row, out);
             return;
     }

@@ -10,6 +10,8 @@
 //    four broadcast activation bytes, tiles of 16 rows x 8 tokens.
 //  - f16 decode (T = 1) on zmm; f16 prefill on f32 panels packed once per cache block, and for
 //    long batches as BLAS-style outer products on transposed packed slivers.
+//  - f16x16 (16 rows interleaved in 64-column pieces, dtype.h): decode reads each group as one
+//    stream, 16 accumulators; prefill packs from it exactly as from plain f16.
 //
 // Decode streams four rows at a time, so the hardware sees four interleaved short streams (a q4_0
 // row of Mistral's 4096 columns is 2304 bytes) and does not ramp up on them; a software prefetch
@@ -469,6 +471,26 @@ struct PackedKern {
     }
 };
 
+// A row's values from some column on, for the packing routines: at(k) points at the values
+// k .. k + 15 (k % 16 == 0). A plain row is contiguous (stride 64); an f16x16 row's next 64
+// columns are a 2 KiB chunk further on (stride 1024 values).
+template <class E>
+struct RowCols {
+    const E* p;     // the first column
+    size_t stride;  // values from one 64-column piece of the row to the next
+    const E* at(size_t k) const { return p + (k / kF16x16Cols) * stride + k % kF16x16Cols; }
+};
+// Weight row r of an f16 or f16x16 matrix from column k0 on (for f16x16, k0 % 64 == 0).
+RowCols<uint16_t> f16_row_cols(const TensorView& w, size_t r, size_t k0) {
+    if (w.type == DType::kF16x16)
+        return {f16x16_piece(w.data, w.cols, r, k0 / kF16x16Cols), kF16x16ChunkBytes / 2};
+    return {reinterpret_cast<const uint16_t*>(row_ptr(w, r)) + k0, kF16x16Cols};
+}
+// Token row t of the activations from column k0 on.
+RowCols<float> act_row_cols(const ActBatch& a, size_t t, size_t k0) {
+    return {a.x + t * a.n + k0, kF16x16Cols};
+}
+
 // Sources of the packing routines: 16 values (the first lanes of mask m) at p as f32, zeros in
 // the other lanes; masked loads read nothing past the last value.
 struct F16Values {
@@ -482,11 +504,13 @@ struct F32Values {
     static __m512 load(__mmask16 m, const E* p) { return _mm512_maskz_loadu_ps(m, p); }
 };
 
-// src[0, kc) as f32 at out[0, ld) (zeros past kc; ld a multiple of 16).
+// src's columns [0, kc) as f32 at out[0, ld) (zeros past kc; ld a multiple of 16).
 template <class S>
-void pack_row(const typename S::E* src, size_t kc, float* out, size_t ld) {
-    for (size_t k = 0; k < ld; k += 16)
-        _mm512_storeu_ps(out + k, S::load(mask_first(kc > k ? kc - k : 0), src + k));
+void pack_row(const RowCols<typename S::E>& src, size_t kc, float* out, size_t ld) {
+    for (size_t k = 0; k < ld; k += 16) {
+        const __m512 v = k < kc ? S::load(mask_first(kc - k), src.at(k)) : _mm512_setzero_ps();
+        _mm512_storeu_ps(out + k, v);
+    }
 }
 
 thread_local std::vector<float> f16_panel, f16_tokens;
@@ -505,12 +529,11 @@ void matmul_f16_packed(const TensorView& w, const ActBatch& a, float* y, size_t 
             const size_t ld = (kc + 15) / 16 * 16 + 16;
             const bool accumulate = k0 > 0;
             for (size_t t = t0; t < t1; ++t)
-                pack_row<F32Values>(a.x + t * a.n + k0, kc, xs + (t - t0) * ld, ld);
+                pack_row<F32Values>(act_row_cols(a, t, k0), kc, xs + (t - t0) * ld, ld);
             for (size_t rb = r0; rb < r1; rb += kF16BlockRows) {
                 const size_t rb1 = min_size(r1, rb + kF16BlockRows);
                 for (size_t r = rb; r < rb1; ++r)
-                    pack_row<F16Values>(reinterpret_cast<const uint16_t*>(row_ptr(w, r)) + k0, kc,
-                                        panel + (r - rb) * ld, ld);
+                    pack_row<F16Values>(f16_row_cols(w, r, k0), kc, panel + (r - rb) * ld, ld);
                 for (size_t t = t0; t < t1; t += kF16TileTok) {
                     const int tt = static_cast<int>(min_size(kF16TileTok, t1 - t));
                     for (size_t r = rb; r < rb1; r += kF16TileRows) {
@@ -577,11 +600,14 @@ __attribute__((always_inline)) inline void transpose16(__m512 (&r)[16]) {
     }
 }
 
-// Transposed packing: out[k * L + i] = src row i, column k (row i at src + i * ld elements), for
-// k < round16(kc) and i < L; zeros for rows i >= nrows and columns k >= kc. Rows go 16 at a
-// time through a 16 x 16 transpose. L = 32: a weight sliver; L = 12: a token panel.
-template <class S, size_t L>
-void pack_transposed(const typename S::E* src, size_t ld, size_t nrows, size_t kc, float* out) {
+// Transposed packing: out[k * L + i] = row(i)'s column k, for k < round16(kc) and i < L; zeros
+// for rows i >= nrows and columns k >= kc. Rows go 16 at a time through a 16 x 16 transpose.
+// L = 32: a weight sliver; L = 12: a token panel.
+template <class S, size_t L, class RowFn>
+void pack_transposed(RowFn row_of, size_t nrows, size_t kc, float* out) {
+    RowCols<typename S::E> rows[L];
+    for (size_t i = 0; i < L && i < nrows; ++i)
+        rows[i] = row_of(i);
     for (size_t k = 0; k < kc; k += 16) {
         const __mmask16 m = mask_first(kc - k);
 #pragma GCC unroll 2
@@ -590,8 +616,7 @@ void pack_transposed(const typename S::E* src, size_t ld, size_t nrows, size_t k
 #pragma GCC unroll 16
             for (size_t i = 0; i < 16; ++i) {
                 const size_t row = h + i;
-                r[i] = row < nrows && row < L ? S::load(m, src + row * ld + k)
-                                              : _mm512_setzero_ps();
+                r[i] = row < nrows && row < L ? S::load(m, rows[row].at(k)) : _mm512_setzero_ps();
             }
             transpose16(r);
             const __mmask16 lanes = mask_first(L - h);
@@ -665,17 +690,16 @@ void matmul_f16_outer(const TensorView& w, const ActBatch& a, float* y, size_t r
             const size_t kc = min_size(a.n - k0, kOuterCols), kp = (kc + 15) / 16 * 16;
             for (size_t p = 0; p < np; ++p) {
                 const size_t t = t0 + p * kOuterTok;
-                pack_transposed<F32Values, kOuterTok>(a.x + t * a.n + k0, a.n,
-                                                      min_size(kOuterTok, a.T - t), kc,
-                                                      panels + p * kOuterTok * kp);
+                pack_transposed<F32Values, kOuterTok>(
+                        [&](size_t i) { return act_row_cols(a, t + i, k0); },
+                        min_size(kOuterTok, a.T - t), kc, panels + p * kOuterTok * kp);
             }
             for (size_t rb = r0; rb < r1; rb += kOuterBlock) {
                 const size_t rb1 = min_size(r1, rb + kOuterBlock);
                 for (size_t s = rb; s < rb1; s += kOuterRows)
                     pack_transposed<F16Values, kOuterRows>(
-                            reinterpret_cast<const uint16_t*>(row_ptr(w, s)) + k0,
-                            w.row_bytes / sizeof(uint16_t), min_size(kOuterRows, rb1 - s), kc,
-                            block + (s - rb) * kp);
+                            [&](size_t i) { return f16_row_cols(w, s + i, k0); },
+                            min_size(kOuterRows, rb1 - s), kc, block + (s - rb) * kp);
                 // The block packed next (rows of this column block, else the next column
                 // block's first rows), prefetched into L2 a share per token panel: packing
                 // reads 32 rows at a time, too many streams for the hardware prefetcher. Only
@@ -696,9 +720,9 @@ void matmul_f16_outer(const TensorView& w, const ActBatch& a, float* y, size_t r
                 size_t line = 0;
                 for (size_t p = 0; p < np; ++p) {
                     const size_t end = p < p_first ? 0 : min_size(lines, line + per_panel);
-                    for (; line < end; ++line) {
-                        const std::byte* src = row_ptr(w, nr0 + line / lines_per_row) + 2 * nk0 +
-                                               64 * (line % lines_per_row);
+                    for (; line < end; ++line) {  // a 64-byte line is 32 values
+                        const uint16_t* src = f16_row_cols(w, nr0 + line / lines_per_row, nk0)
+                                                      .at(32 * (line % lines_per_row));
                         _mm_prefetch(reinterpret_cast<const char*>(src), _MM_HINT_T1);
                     }
                     const size_t t = t0 + p * kOuterTok;
@@ -723,6 +747,38 @@ void matmul_f16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, 
         rows_f16_t1<4>(row_ptr(w, r), w.row_bytes, a.x, a.n, y + r);
     for (; r < r1; ++r)
         rows_f16_t1<1>(row_ptr(w, r), w.row_bytes, a.x, a.n, y + r);
+}
+
+// ---- f16x16 decode ---------------------------------------------------------------------------
+//
+// One group of 16 rows x 1 token, its chunks (dtype.h) in address order: one stream per thread,
+// which the hardware prefetcher follows at the full read rate (a standalone loop: 61 GB/s when a
+// plain read ran 54-58, against 23-35 for four plain f16 rows at a time; docs/BENCHMARKS.md).
+void group_f16x16_t1(const std::byte* g, const float* x, size_t n, float* y) {
+    __m512 acc[kX16Rows];
+    for (size_t r = 0; r < kX16Rows; ++r)
+        acc[r] = _mm512_setzero_ps();
+    for (size_t k = 0; k < n; k += kF16x16Cols, g += kF16x16ChunkBytes) {
+        const __m512 x0 = _mm512_loadu_ps(x + k), x1 = _mm512_loadu_ps(x + k + 16);
+        const __m512 x2 = _mm512_loadu_ps(x + k + 32), x3 = _mm512_loadu_ps(x + k + 48);
+#pragma GCC unroll 16
+        for (size_t r = 0; r < kX16Rows; ++r) {
+            const auto* q = reinterpret_cast<const __m256i*>(g + r * 2 * kF16x16Cols);
+            __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q)), x0);
+            s = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q + 1)), x1, s);
+            s = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q + 2)), x2, s);
+            s = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q + 3)), x3, s);
+            acc[r] = _mm512_add_ps(acc[r], s);
+        }
+    }
+    for (size_t r = 0; r < kX16Rows; ++r)
+        y[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+void matmul_f16x16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
+        group_f16x16_t1(gp, a.x, a.n, yg);
+    });
 }
 
 // ---- q4_0x16 / q8_0x16: 16 rows per lane set (decode and prefill) --------------------------
@@ -841,7 +897,10 @@ void matmul_avx512(const TensorView& w, const ActBatch& a, float* y, size_t r0,
             matmul_interleaved(w, a, y, r0, r1);
             return;
         case DType::kF16:
-            if (a.T == 1) {
+        case DType::kF16x16:
+            if (a.T == 1 && w.type == DType::kF16x16) {
+                matmul_f16x16_t1(w, a, y, r0, r1);
+            } else if (a.T == 1) {
                 matmul_f16_t1(w, a, y, r0, r1);
             } else if (a.T >= kOuterMinTok) {
                 matmul_f16_outer(w, a, y, r0, r1);

@@ -8,6 +8,8 @@
 //    side's update into an FMA).
 //  - q8_0x16/q4_0x16 (16 rows interleaved, dtype.h): one row per int32 lane (4 rows), sdot by
 //    element against four activation bytes (widening multiplies without +dotprod).
+//  - f16x16 (16 rows interleaved in 64-column pieces, dtype.h): decode reads a group as one
+//    stream into 16 accumulators; prefill runs the float row tiles piece by piece.
 // This file is compiled twice: as itself for baseline ARMv8-A (table "neon"), and through
 // kernels_neon_dotprod.cpp with +dotprod and MISTRAL_NEON_DOTPROD defined (table
 // "neon-dotprod", selected at startup only where the CPU reports the dot-product instructions).
@@ -17,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include <arm_neon.h>
 #include <mistral/kernels.h>
@@ -43,21 +46,33 @@ struct LoadBF16 {
 
 constexpr size_t kTileTok = 4;
 
+// A weight row: its values run on contiguously for kPiece columns from w, and the next kPiece are
+// kStride values further. Plain rows are contiguous; an f16x16 row (dtype.h) is 64-column
+// pieces 2 KiB apart (and n % 64 == 0).
+template <size_t kPieceCols, size_t kStrideValues>
+struct RowLayout {
+    static constexpr size_t kPiece = kPieceCols, kStride = kStrideValues;
+};
+using PlainRow = RowLayout<4, 4>;
+using F16x16Row = RowLayout<kF16x16Cols, kF16x16ChunkBytes / 2>;
+
 // One weight row (n values) times TT tokens: y[t * ldy] = dot(w, x + t * n).
-template <class L, size_t TT>
+template <class L, size_t TT, class Layout = PlainRow>
 void row_tile_float(const typename L::E* w, const float* x, size_t n, float* y, size_t ldy) {
     float32x4_t acc[TT];
     for (size_t t = 0; t < TT; ++t)
         acc[t] = vdupq_n_f32(0.0f);
     size_t k = 0;
-    for (; k + 4 <= n; k += 4) {
-        const float32x4_t wv = L::load4(w + k);
-        for (size_t t = 0; t < TT; ++t)
-            acc[t] = vfmaq_f32(acc[t], wv, vld1q_f32(x + t * n + k));
+    for (; k + Layout::kPiece <= n; k += Layout::kPiece, w += Layout::kStride) {
+        for (size_t j = 0; j < Layout::kPiece; j += 4) {
+            const float32x4_t wv = L::load4(w + j);
+            for (size_t t = 0; t < TT; ++t)
+                acc[t] = vfmaq_f32(acc[t], wv, vld1q_f32(x + t * n + k + j));
+        }
     }
-    if (k < n) {  // tail: zero-padded copies
+    if (k < n) {  // tail (plain rows only): zero-padded copies
         typename L::E wb[4];
-        copy_partial4(w + k, n - k, wb);
+        copy_partial4(w, n - k, wb);
         const float32x4_t wv = L::load4(wb);
         for (size_t t = 0; t < TT; ++t) {
             float xb[4];
@@ -69,18 +84,52 @@ void row_tile_float(const typename L::E* w, const float* x, size_t n, float* y, 
         y[t * ldy] = vaddvq_f32(acc[t]);
 }
 
-template <class L>
+template <class L, class Layout = PlainRow>
 void matmul_float(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     using E = typename L::E;
     for (size_t r = r0; r < r1; ++r) {
-        const E* wr = reinterpret_cast<const E*>(w.row(r));
+        const E* wr = std::is_same_v<Layout, F16x16Row>
+                              ? reinterpret_cast<const E*>(f16x16_piece(w.data, w.cols, r, 0))
+                              : reinterpret_cast<const E*>(w.row(r));
         size_t t = 0;
         for (; t + kTileTok <= a.T; t += kTileTok) {
-            row_tile_float<L, kTileTok>(wr, a.x + t * a.n, a.n, y + t * w.rows + r, w.rows);
+            row_tile_float<L, kTileTok, Layout>(wr, a.x + t * a.n, a.n, y + t * w.rows + r, w.rows);
         }
         for (; t < a.T; ++t)
-            row_tile_float<L, 1>(wr, a.x + t * a.n, a.n, y + t * w.rows + r, w.rows);
+            row_tile_float<L, 1, Layout>(wr, a.x + t * a.n, a.n, y + t * w.rows + r, w.rows);
     }
+}
+
+// f16x16 decode: one group of 16 rows x 1 token, its chunks (dtype.h) in address order, so each
+// thread reads one stream.
+void group_f16x16_t1(const std::byte* g, const float* x, size_t n, float* y) {
+    float32x4_t acc[kX16Rows];
+    for (size_t r = 0; r < kX16Rows; ++r)
+        acc[r] = vdupq_n_f32(0.0f);
+    for (size_t k = 0; k < n; k += kF16x16Cols, g += kF16x16ChunkBytes) {
+        for (size_t r = 0; r < kX16Rows; ++r) {
+            const auto* q = reinterpret_cast<const uint16_t*>(g + r * 2 * kF16x16Cols);
+            float32x4_t s0 = vmulq_f32(load4_f16(q), vld1q_f32(x + k));
+            float32x4_t s1 = vmulq_f32(load4_f16(q + 4), vld1q_f32(x + k + 4));
+            for (size_t j = 8; j < kF16x16Cols; j += 8) {
+                s0 = vfmaq_f32(s0, load4_f16(q + j), vld1q_f32(x + k + j));
+                s1 = vfmaq_f32(s1, load4_f16(q + j + 4), vld1q_f32(x + k + j + 4));
+            }
+            acc[r] = vaddq_f32(acc[r], vaddq_f32(s0, s1));
+        }
+    }
+    for (size_t r = 0; r < kX16Rows; ++r)
+        y[r] = vaddvq_f32(acc[r]);
+}
+
+void matmul_f16x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    if (a.T == 1) {
+        for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
+            group_f16x16_t1(gp, a.x, a.n, yg);
+        });
+        return;
+    }
+    matmul_float<LoadF16, F16x16Row>(w, a, y, r0, r1);
 }
 
 // q4_0 block -> two 16-lane int8 halves in value order, values in [-8, 7].
@@ -221,6 +270,9 @@ void matmul_neon(const TensorView& w, const ActBatch& a, float* y, size_t r0, si
         case DType::kQ4_0x16:
         case DType::kQ8_0x16:
             matmul_interleaved(w, a, y, r0, r1);
+            return;
+        case DType::kF16x16:
+            matmul_f16x16(w, a, y, r0, r1);
             return;
     }
 }
@@ -450,6 +502,7 @@ void row_to_f32_neon(const TensorView& w, size_t row, float* out) noexcept {
         }
         case DType::kQ4_0x16:  // never an embedding table of ours: the reference is enough
         case DType::kQ8_0x16:
+        case DType::kF16x16:
             reference_kernels().row_to_f32(w, row, out);
             return;
     }

@@ -81,6 +81,17 @@ float dot_x16_row(const TensorView& w, size_t r, const BlockQ8_0* x, size_t n_bl
     return sum;
 }
 
+// f16x16 weights: piece by piece, each left to right (the plain f16 row's order: identical sums).
+float dot_f16x16_row(const TensorView& w, size_t r, const float* x) {
+    float sum = 0.0f;
+    for (size_t c = 0; c < w.cols / kF16x16Cols; ++c) {
+        const uint16_t* p = f16x16_piece(w.data, w.cols, r, c);
+        for (size_t i = 0; i < kF16x16Cols; ++i)
+            sum += f16_to_f32(p[i]) * x[c * kF16x16Cols + i];
+    }
+    return sum;
+}
+
 // One output: dot(W row r, activation row t).
 float dot_row(const TensorView& w, const ActBatch& a, size_t r, size_t t) {
     const std::byte* wr = w.row(r);
@@ -103,6 +114,8 @@ float dot_row(const TensorView& w, const ActBatch& a, size_t r, size_t t) {
             return dot_x16_row(w, r, a.xq + t * n_blocks, n_blocks, q4_0x16_block);
         case DType::kQ8_0x16:
             return dot_x16_row(w, r, a.xq + t * n_blocks, n_blocks, q8_0x16_block);
+        case DType::kF16x16:
+            return dot_f16x16_row(w, r, x);
     }
     return 0.0f;
 }

@@ -23,6 +23,8 @@ std::string_view dtype_name(DType t) noexcept {
             return "q4_0x16";
         case DType::kQ8_0x16:
             return "q8_0x16";
+        case DType::kF16x16:
+            return "f16x16";
     }
     return "?";
 }
@@ -41,11 +43,11 @@ bool dtype_valid(uint32_t code) noexcept {
 }
 
 bool is_quantized(DType t) noexcept {
-    return t == DType::kQ8_0 || t == DType::kQ4_0 || is_interleaved(t);
+    return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_0x16 || t == DType::kQ8_0x16;
 }
 
 bool is_interleaved(DType t) noexcept {
-    return t == DType::kQ4_0x16 || t == DType::kQ8_0x16;
+    return t == DType::kQ4_0x16 || t == DType::kQ8_0x16 || t == DType::kF16x16;
 }
 
 DType plain_type(DType t) noexcept {
@@ -54,12 +56,16 @@ DType plain_type(DType t) noexcept {
             return DType::kQ4_0;
         case DType::kQ8_0x16:
             return DType::kQ8_0;
+        case DType::kF16x16:
+            return DType::kF16;
         default:
             return t;
     }
 }
 
 size_t block_size(DType t) noexcept {
+    if (t == DType::kF16x16)
+        return kF16x16Cols;
     return is_quantized(t) ? kQBlock : 1;
 }
 
@@ -76,6 +82,8 @@ size_t block_bytes(DType t) noexcept {
         case DType::kQ4_0:
         case DType::kQ4_0x16:
             return sizeof(BlockQ4_0);
+        case DType::kF16x16:
+            return 2 * kF16x16Cols;
     }
     return 0;
 }
@@ -181,6 +189,7 @@ void row_to_f32(DType t, const void* src, float* dst, size_t n) noexcept {
             return;
         case DType::kQ4_0x16:  // rows are not contiguous: a misuse, made loud
         case DType::kQ8_0x16:
+        case DType::kF16x16:
             for (size_t i = 0; i < n; ++i)
                 dst[i] = std::numeric_limits<float>::quiet_NaN();
             return;
@@ -212,6 +221,7 @@ void row_from_f32(DType t, const float* src, void* dst, size_t n) noexcept {
             return;
         case DType::kQ4_0x16:
         case DType::kQ8_0x16:
+        case DType::kF16x16:
             return;
     }
 }

@@ -120,11 +120,40 @@ void interleave_q8_0x16(const void* in, void* out, size_t rows, size_t n_blocks)
 BlockQ8_0 q8_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) noexcept {
     return x16_block<BlockQ8_0>(data, n_blocks, r, k);
 }
-void interleave_x16(DType t, const void* in, void* out, size_t rows, size_t n_blocks) noexcept {
+
+// ---- f16x16 (docs/FORMAT.md) --------------------------------------------------------------------
+
+namespace {
+
+// Byte offset of row r's piece of columns [64c, 64c + 64) in an f16x16 matrix of `cols` columns.
+constexpr size_t f16x16_piece_at(size_t cols, size_t r, size_t c) {
+    return (r / kX16Rows) * kX16Rows * cols * 2 + c * kF16x16ChunkBytes + (r % kX16Rows) * 128;
+}
+
+}  // namespace
+
+void interleave_f16x16(const void* in, void* out, size_t rows, size_t cols) noexcept {
+    const auto* src = static_cast<const uint8_t*>(in);
+    auto* dst = static_cast<uint8_t*>(out);
+    for (size_t r = 0; r < rows; ++r) {
+        for (size_t c = 0; c < cols / kF16x16Cols; ++c)
+            std::memcpy(dst + f16x16_piece_at(cols, r, c), src + (r * cols + c * kF16x16Cols) * 2,
+                        2 * kF16x16Cols);
+    }
+}
+
+const uint16_t* f16x16_piece(const void* data, size_t cols, size_t r, size_t c) noexcept {
+    return reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(data) +
+                                             f16x16_piece_at(cols, r, c));
+}
+
+void interleave_x16(DType t, const void* in, void* out, size_t rows, size_t cols) noexcept {
     if (t == DType::kQ4_0x16)
-        interleave_q4_0x16(in, out, rows, n_blocks);
+        interleave_q4_0x16(in, out, rows, cols / kQBlock);
     else if (t == DType::kQ8_0x16)
-        interleave_q8_0x16(in, out, rows, n_blocks);
+        interleave_q8_0x16(in, out, rows, cols / kQBlock);
+    else if (t == DType::kF16x16)
+        interleave_f16x16(in, out, rows, cols);
 }
 
 }  // namespace mistral

@@ -114,13 +114,16 @@ TEST(ConvertGolden, RequestedTypesStayWithinTheirBounds) {
                     EXPECT_EQ(got, want) << t.name;
                     continue;
                 }
-                // q4_0 / q8_0 matrices the forward pass multiplies are stored 16-row interleaved
-                // (docs/FORMAT.md): all but the embedding table, when their rows allow it.
-                const bool x16 = (type == DType::kQ4_0 || type == DType::kQ8_0) &&
-                                 t.name != "tok_embeddings.weight" && t.view.rows % 16 == 0;
+                // q4_0 / q8_0 / f16 matrices the forward pass multiplies are stored 16-row
+                // interleaved (docs/FORMAT.md): all but the embedding table, when their rows (and
+                // for f16 their columns, in 64-column pieces) allow it.
+                const bool multiplied = t.name != "tok_embeddings.weight" && t.view.rows % 16 == 0;
+                const bool x16 = multiplied && (type == DType::kQ4_0 || type == DType::kQ8_0 ||
+                                                (type == DType::kF16 && t.view.cols % 64 == 0));
                 const DType want_type = !x16                   ? type
                                         : type == DType::kQ4_0 ? DType::kQ4_0x16
-                                                               : DType::kQ8_0x16;
+                                        : type == DType::kQ8_0 ? DType::kQ8_0x16
+                                                               : DType::kF16x16;
                 EXPECT_EQ(t.view.type, want_type) << t.name;
                 interleaved += x16 ? 1 : 0;
                 for (size_t i = 0; i < want.size(); ++i) {
@@ -137,7 +140,7 @@ TEST(ConvertGolden, RequestedTypesStayWithinTheirBounds) {
                 ++checked;
             }
             EXPECT_GT(checked, 0u);
-            if (type == DType::kQ4_0 || type == DType::kQ8_0) {
+            if (type == DType::kQ4_0 || type == DType::kQ8_0 || type == DType::kF16) {
                 EXPECT_GT(interleaved, 0u);
             }
         }
@@ -157,8 +160,10 @@ TEST(ConvertGolden, GgufTensorsEqualTheReferenceAndBlocksCarryOver) {
     for (const auto& t : m->file().tensors)
         EXPECT_EQ(dequantized(t.view), ref.values.at(t.name)) << t.name;
 
-    // q8_0 / q4_0 blocks pass through byte for byte (both engines multiply the same numbers).
-    for (const char* q : {"q8_0", "q4_0"}) {
+    // q8_0 / q4_0 blocks and f16 values pass through byte for byte (both engines multiply the
+    // same numbers).
+    size_t f16x16_seen = 0;
+    for (const char* q : {"q8_0", "q4_0", "f16"}) {
         const auto in = test::fixture_path(std::string("gguf/gqa-swa-") + q + ".gguf");
         convert::SourceOptions so;
         so.sliding_window = 8;
@@ -175,6 +180,20 @@ TEST(ConvertGolden, GgufTensorsEqualTheReferenceAndBlocksCarryOver) {
                 continue;
             const auto bytes = src->read(i);
             ASSERT_EQ(bytes.size(), t->view.nbytes()) << st.name;
+            if (t->view.type == DType::kF16x16) {  // the same values, 16 rows interleaved
+                EXPECT_EQ(st.type, DType::kF16) << st.name;
+                const size_t n = t->view.cols;
+                for (size_t r = 0; r < t->view.rows; ++r) {
+                    for (size_t c = 0; c < n / 64; ++c) {
+                        ASSERT_EQ(std::memcmp(f16x16_piece(t->view.data, n, r, c),
+                                              bytes.data() + (r * n + c * 64) * 2, 128),
+                                  0)
+                                << st.name << " row " << r << " piece " << c;
+                    }
+                }
+                ++f16x16_seen;
+                continue;
+            }
             if (is_interleaved(t->view.type)) {  // the same blocks, 16 rows interleaved
                 const bool q4 = t->view.type == DType::kQ4_0x16;
                 EXPECT_EQ(st.type, q4 ? DType::kQ4_0 : DType::kQ8_0) << st.name;
@@ -194,6 +213,7 @@ TEST(ConvertGolden, GgufTensorsEqualTheReferenceAndBlocksCarryOver) {
             EXPECT_EQ(std::memcmp(bytes.data(), t->view.data, bytes.size()), 0) << st.name;
         }
     }
+    EXPECT_GT(f16x16_seen, 0u);
 }
 
 std::string convert_cmd(const std::string& args) {

@@ -183,6 +183,24 @@ TEST(ModelFile, Q4_0x16NeedsWholeGroupsOfRows) {
     EXPECT_NE(msg.find("multiple of 16 rows"), std::string::npos) << msg;
 }
 
+// f16x16 interleaves groups of 16 rows in 64-column pieces: a [64, 64] matrix can be one (same
+// bytes as f16), a [64, 96] one (w2, hidden_dim 96) or a [300, 64] one (the vocabulary) cannot.
+TEST(ModelFile, F16x16NeedsWholeGroupsAndPieces) {
+    auto img = make_model_image(tiny_config(), DType::kF16, 3);
+    poke<uint32_t>(img, after_name(img, "layers.0.attention.wq.weight"),
+                   static_cast<uint32_t>(DType::kF16x16));
+    const ModelFile ok = parse_model_file(img);
+    EXPECT_EQ(ok.find("layers.0.attention.wq.weight")->view.type, DType::kF16x16);
+    for (const char* bad : {"layers.0.feed_forward.w2.weight", "output.weight"}) {
+        auto img2 = img;
+        poke<uint32_t>(img2, after_name(img2, bad), static_cast<uint32_t>(DType::kF16x16));
+        std::string msg;
+        EXPECT_EQ(error_of([&] { parse_model_file(img2); }, &msg), Errc::kBadValue) << bad;
+        EXPECT_NE(msg.find(bad), std::string::npos) << msg;
+        EXPECT_NE(msg.find("multiple of"), std::string::npos) << msg;
+    }
+}
+
 TEST(ModelFile, ShapeInconsistentWithHyperparameters) {
     const ModelConfig cfg = tiny_config();
     std::vector<TensorSpec> specs;

@@ -180,8 +180,8 @@ TEST(KernelDispatch, EnvironmentForcesReferenceOrRejectsUnknown) {
 // ---- matmul ------------------------------------------------------------------------------
 
 // A [rows, n] weight of `type`, misaligned; float types from awkward values, block types as
-// raw random blocks (every int8 incl. -128, every nibble) with random f16 scales; q4_0x16 and
-// q8_0x16 as such blocks interleaved (rows % 16 == 0).
+// raw random blocks (every int8 incl. -128, every nibble) with random f16 scales; q4_0x16,
+// q8_0x16 and f16x16 as such rows interleaved (rows % 16 == 0).
 struct Weight {
     Misaligned<std::byte> mem;
     TensorView view;
@@ -201,11 +201,11 @@ struct Weight {
                 }
             } else {
                 const auto vals = awkward_values(rng, n);
-                row_from_f32(type, vals.data(), row, n);
+                row_from_f32(plain_type(type), vals.data(), row, n);
             }
         }
         if (!plain.empty())
-            interleave_x16(type, plain.data(), mem.ptr, rows, n / kQBlock);
+            interleave_x16(type, plain.data(), mem.ptr, rows, n);
     }
 };
 
@@ -261,7 +261,22 @@ class SimdMatmul : public ::testing::TestWithParam<std::tuple<const KernelTable*
 TEST_P(SimdMatmul, AwkwardShapesMatchReference) {
     const auto [k, type] = GetParam();
     Rng rng(1000 + static_cast<uint64_t>(type));
-    if (is_interleaved(type)) {
+    if (type == DType::kF16x16) {
+        // Whole groups at several piece counts (n % 64 == 0) and every token tail; ranges that
+        // cut groups; the avx512 prefill's cache blocks (120 tokens x 4096 columns; for T >= 192
+        // outer products on 128-row blocks of 32-row slivers x 768 columns) crossed with tails.
+        for (size_t n : {64, 128, 192, 640}) {
+            for (size_t T : kTokens)
+                check_matmul(*k, type, 32, 16, 32, n, T, rng);
+        }
+        for (size_t T : {size_t{1}, size_t{7}}) {
+            check_matmul(*k, type, 48, 3, 45, 320, T, rng);
+            check_matmul(*k, type, 32, 5, 12, 128, T, rng);
+        }
+        check_matmul(*k, type, 48, 0, 48, 4160, 1, rng);
+        check_matmul(*k, type, 32, 0, 32, 4160, 125, rng);
+        check_matmul(*k, type, 176, 5, 171, 832, 200, rng);
+    } else if (is_interleaved(type)) {
         // Whole 16-row groups at every block count and token tail, many groups with long token
         // runs, and ranges that cut groups (those rows go through the reference, the rest not).
         for (size_t kb : kBlocks) {
@@ -580,7 +595,9 @@ TEST_P(SimdOps, RowToF32IsBitExact) {
     for (uint32_t d = 0; d < kNumDTypes; ++d) {
         const DType type = static_cast<DType>(d);
         std::vector<size_t> sizes;
-        if (is_quantized(type)) {
+        if (type == DType::kF16x16) {
+            sizes = {64, 192, 4160};  // whole 64-column pieces
+        } else if (is_quantized(type)) {
             for (size_t kb : kBlocks)
                 sizes.push_back(kb * kQBlock);
         } else {

@@ -155,6 +155,51 @@ TEST(ReferenceKernels, Q8_0x16IsQ8_0Relaid) {
     check_relaid<BlockQ8_0>(DType::kQ8_0, DType::kQ8_0x16, interleave_q8_0x16, q8_0x16_block);
 }
 
+// f16x16 is f16 relaid: each 64-column piece of a row sits where docs/FORMAT.md says (the
+// table's formula, written out here), f16x16_piece finds it, and the reference gives
+// bit-identical products and rows for both layouts.
+TEST(ReferenceKernels, F16x16IsF16Relaid) {
+    Rng rng(17);
+    const size_t rows = 48, n = 192, T = 3;
+    const auto wv = rng.normals(rows * n);
+    const auto plain = make_tensor(DType::kF16, rows, n, wv);
+    std::vector<std::byte> inter(plain.bytes.size());
+    interleave_f16x16(plain.bytes.data(), inter.data(), rows, n);
+    interleave_x16(DType::kF16x16, plain.bytes.data(), inter.data(), rows, n);  // the same
+    const TensorView x16{DType::kF16x16, 2, rows, n, plain.view.row_bytes, inter.data()};
+    EXPECT_EQ(x16.row_bytes, bytes_for(DType::kF16x16, n));
+    const auto* pv = reinterpret_cast<const uint16_t*>(plain.bytes.data());
+    const auto* ib = reinterpret_cast<const uint8_t*>(inter.data());
+    for (size_t r = 0; r < rows; ++r) {
+        for (size_t k = 0; k < n; ++k) {
+            // group r / 16 (16 rows x n values), chunk k / 64 (2048 bytes), row r % 16 (128 bytes)
+            const size_t at =
+                    (r / 16) * 16 * n * 2 + (k / 64) * 2048 + (r % 16) * 128 + (k % 64) * 2;
+            uint16_t v;
+            std::memcpy(&v, ib + at, 2);
+            EXPECT_EQ(v, pv[r * n + k]) << r << " " << k;
+            EXPECT_EQ(f16x16_piece(inter.data(), n, r, k / 64)[k % 64], pv[r * n + k]);
+        }
+    }
+    const auto x = rng.normals(T * n, 3.0f);
+    const ActBatch a{x.data(), nullptr, T, n};
+    std::vector<float> y_plain(T * rows, -1.0f), y_x16(T * rows, -1.0f);
+    K.matmul(plain.view, a, y_plain.data(), 0, rows);
+    K.matmul(x16, a, y_x16.data(), 0, rows);
+    EXPECT_EQ(std::memcmp(y_plain.data(), y_x16.data(), y_x16.size() * sizeof(float)), 0);
+    std::vector<float> row_plain(n), row_x16(n);
+    for (size_t r : {size_t{0}, size_t{17}, size_t{47}}) {
+        K.row_to_f32(plain.view, r, row_plain.data());
+        K.row_to_f32(x16, r, row_x16.data());
+        EXPECT_EQ(std::memcmp(row_plain.data(), row_x16.data(), n * sizeof(float)), 0) << r;
+    }
+    EXPECT_EQ(plain_type(DType::kF16x16), DType::kF16);
+    EXPECT_TRUE(is_interleaved(DType::kF16x16));
+    EXPECT_FALSE(is_quantized(DType::kF16x16));
+    EXPECT_EQ(block_size(DType::kF16x16), 64u);
+    EXPECT_EQ(parse_dtype("f16x16"), DType::kF16x16);
+}
+
 TEST(ReferenceKernels, QuantizeActIsTheSpecQuantizer) {
     Rng rng(1);
     const auto x = rng.normals(64, 5.0f);

@@ -122,7 +122,7 @@ Buffer random_weight(DType type, size_t rows, size_t cols, Fill& f, TensorView& 
     }
     if (is_interleaved(type)) {  // the random blocks above, 16 rows interleaved
         Buffer inter(rows * rb);
-        interleave_x16(type, buf.data(), inter.data(), rows, cols / kQBlock);
+        interleave_x16(type, buf.data(), inter.data(), rows, cols);
         buf = std::move(inter);
     }
     view = TensorView{type, 2, rows, cols, rb, buf.data()};

@@ -42,6 +42,8 @@ DType stored_type(DType t, const ExpectedTensor& e) {
         return DType::kQ4_0x16;
     if (t == DType::kQ8_0)
         return DType::kQ8_0x16;
+    if (t == DType::kF16 && e.shape[1] % kF16x16Cols == 0)
+        return DType::kF16x16;
     return t;
 }
 
@@ -51,7 +53,7 @@ std::vector<std::byte> to_stored(std::vector<std::byte> data, DType stored, size
         return data;
     MISTRAL_CHECK(rows % kX16Rows == 0, "to_stored: an interleaved matrix needs whole groups");
     std::vector<std::byte> out(data.size());
-    interleave_x16(stored, data.data(), out.data(), rows, cols / kQBlock);
+    interleave_x16(stored, data.data(), out.data(), rows, cols);
     return out;
 }
 

@@ -44,9 +44,10 @@ struct ConvertSummary {
 DType choose_type(const SourceTensor& t, bool is_norm, std::optional<DType> requested,
                   std::string* why);
 
-// The type a matrix chosen to be `t` is stored as: q4_0 / q8_0 become q4_0x16 / q8_0x16 (their
-// 16-row interleaved layouts, see dtype.h) for the matrices the forward pass multiplies (all but
-// the embedding table, which is only looked up by row) when their row count is a multiple of 16.
+// The type a matrix chosen to be `t` is stored as: q4_0 / q8_0 / f16 become q4_0x16 / q8_0x16 /
+// f16x16 (their 16-row interleaved layouts, see dtype.h) for the matrices the forward pass
+// multiplies (all but the embedding table, which is only looked up by row) when their row count
+// is a multiple of 16 (and, for f16x16, their row length a multiple of 64).
 DType stored_type(DType t, const ExpectedTensor& e);
 // Rows of plain_type(stored) (rows x cols) in the stored form of `stored` (interleaved for the
 // x16 types; otherwise moved through unchanged).
