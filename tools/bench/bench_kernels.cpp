@@ -117,7 +117,7 @@ Buffer random_weight(DType type, size_t rows, size_t cols, Fill& f, TensorView& 
         for (size_t r = 0; r < rows; ++r) {
             for (auto& v : row)
                 v = f.uniform();
-            row_from_f32(type, row.data(), p + r * rb, cols);
+            row_from_f32(plain_type(type), row.data(), p + r * rb, cols);
         }
     }
     if (is_interleaved(type)) {  // the random blocks above, 16 rows interleaved
@@ -153,7 +153,8 @@ void bench_matmul(const KernelTable& ref, const KernelTable& simd, const Options
         tokens = {1, 64};
     }
     Fill f;
-    for (DType type : {DType::kF16, DType::kQ8_0, DType::kQ4_0, DType::kQ8_0x16, DType::kQ4_0x16}) {
+    for (DType type : {DType::kF16, DType::kF16x16, DType::kQ8_0, DType::kQ4_0, DType::kQ8_0x16,
+                       DType::kQ4_0x16}) {
         if (!o.matmul_type.empty() && o.matmul_type != dtype_name(type))
             continue;
         for (const Shape& s : shapes) {
@@ -303,10 +304,12 @@ int main(int argc, char** argv) {
             o.quick = true;
         } else if (a == "--matmul" && i + 1 < argc) {
             o.matmul_type = argv[++i];
-            if (o.matmul_type != "f16" && o.matmul_type != "q8_0" && o.matmul_type != "q4_0" &&
-                o.matmul_type != "q8_0x16" && o.matmul_type != "q4_0x16") {
+            if (o.matmul_type != "f16" && o.matmul_type != "f16x16" && o.matmul_type != "q8_0" &&
+                o.matmul_type != "q4_0" && o.matmul_type != "q8_0x16" &&
+                o.matmul_type != "q4_0x16") {
                 std::fprintf(stderr,
-                             "bench_kernels: --matmul takes f16, q8_0, q4_0, q8_0x16 or q4_0x16\n");
+                             "bench_kernels: --matmul takes f16, f16x16, q8_0, q4_0, "
+                             "q8_0x16 or q4_0x16\n");
                 return 2;
             }
         } else {
