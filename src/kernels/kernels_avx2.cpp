@@ -447,19 +447,29 @@ void matmul_float(const TensorView& w, const ActBatch& a, float* y, size_t r0, s
 }
 
 // f16x16 decode: one group of 16 rows x 1 token, its chunks (dtype.h) in address order, so each
-// thread reads one stream (four plain rows at a time are four). 16 accumulators: some live in
-// L1 on AVX2's 16 registers, which a memory-bound loop does not notice.
+// thread reads one stream (four plain rows at a time are four). Within a chunk, four rows at a
+// time with a partial sum each, their FMAs interleaved: a chain of 8 FMAs per row, row after
+// row, left the out-of-order window full of waiting FMAs (10.9 GB/s from L3 on one core, half
+// the plain kernel's). The 16 row sums live in L1 on AVX2's 16 registers (one add per chunk).
 void group_f16x16_t1(const std::byte* g, const float* x, size_t n, float* y) {
+    constexpr size_t kSet = 4;
     __m256 acc[kX16Rows];
     for (size_t r = 0; r < kX16Rows; ++r)
         acc[r] = _mm256_setzero_ps();
     for (size_t k = 0; k < n; k += kF16x16Cols, g += kF16x16ChunkBytes) {
-        for (size_t r = 0; r < kX16Rows; ++r) {
+        for (size_t r = 0; r < kX16Rows; r += kSet) {
             const auto* q = reinterpret_cast<const uint16_t*>(g + r * 2 * kF16x16Cols);
-            __m256 s = _mm256_mul_ps(load8_f16(q), _mm256_loadu_ps(x + k));
-            for (size_t j = 8; j < kF16x16Cols; j += 8)
-                s = _mm256_fmadd_ps(load8_f16(q + j), _mm256_loadu_ps(x + k + j), s);
-            acc[r] = _mm256_add_ps(acc[r], s);
+            __m256 s[kSet];
+            const __m256 x0 = _mm256_loadu_ps(x + k);
+            for (size_t i = 0; i < kSet; ++i)
+                s[i] = _mm256_mul_ps(load8_f16(q + i * kF16x16Cols), x0);
+            for (size_t j = 8; j < kF16x16Cols; j += 8) {
+                const __m256 xv = _mm256_loadu_ps(x + k + j);
+                for (size_t i = 0; i < kSet; ++i)
+                    s[i] = _mm256_fmadd_ps(load8_f16(q + i * kF16x16Cols + j), xv, s[i]);
+            }
+            for (size_t i = 0; i < kSet; ++i)
+                acc[r + i] = _mm256_add_ps(acc[r + i], s[i]);
         }
     }
     for (size_t r = 0; r < kX16Rows; ++r)

@@ -437,7 +437,10 @@ constexpr int kF16TileRows = 4;         // register tile: rows ...
 constexpr int kF16TileTok = 6;          // ... x tokens: 24 accumulators
 constexpr size_t kF16BlockTok = 120;    // tokens per cache block
 constexpr size_t kF16BlockCols = 4096;  // columns per cache block (multiple of 16)
-constexpr size_t kF16BlockRows = 8;     // rows per cache block: a 96 KiB f32 panel
+constexpr size_t kF16BlockRows = 8;     // rows per cache block: a 129 KiB f32 panel
+// f16x16: a whole group per cache block, so that packing reads its 2 KiB chunks front to back
+// (8 rows would take half of each chunk, 128 bytes at a 2 KiB stride, and the other half later).
+constexpr size_t kF16x16BlockRows = kX16Rows;
 
 // Tile over columns [0, kc) of R packed rows (row r at wp + r * ldw, zero-padded to ldw, a
 // multiple of 16) and TT tokens (token t at x + t * ldx, only kc values read).
@@ -513,14 +516,41 @@ void pack_row(const RowCols<typename S::E>& src, size_t kc, float* out, size_t l
     }
 }
 
+// Rows [rb, rb1) of w, columns [k0, k0 + kc), as panel rows (stride ld, zeros past kc). Plain f16
+// rows are packed one after the other (one stream each); f16x16 (rb1 - rb <= 16) piece by piece
+// across the rows, which reads the group's chunks front to back: row by row, its 128-byte pieces
+// 2 KiB apart left the packing waiting on memory (f16x16 T = 64 ran at 72 GFLOP/s, f16 at 93).
+void pack_f16_rows(const TensorView& w, size_t rb, size_t rb1, size_t k0, size_t kc, float* panel,
+                   size_t ld) {
+    if (w.type != DType::kF16x16) {
+        for (size_t r = rb; r < rb1; ++r)
+            pack_row<F16Values>(f16_row_cols(w, r, k0), kc, panel + (r - rb) * ld, ld);
+        return;
+    }
+    RowCols<uint16_t> rows[kX16Rows];
+    const size_t nr = min_size(rb1 - rb, kX16Rows);
+    for (size_t i = 0; i < nr; ++i)
+        rows[i] = f16_row_cols(w, rb + i, k0);
+    for (size_t k = 0; k < ld; k += kF16x16Cols) {
+        for (size_t i = 0; i < nr; ++i) {
+            for (size_t j = k; j < k + kF16x16Cols && j < ld; j += 16) {
+                const __m512 v = j < kc ? F16Values::load(mask_first(kc - j), rows[i].at(j))
+                                        : _mm512_setzero_ps();
+                _mm512_storeu_ps(panel + i * ld + j, v);
+            }
+        }
+    }
+}
+
 thread_local std::vector<float> f16_panel, f16_tokens;
 
 void matmul_f16_packed(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     // Both packed operands have a row stride of a multiple of 16 floats plus 16, never a multiple
     // of 4 KiB: rows at such strides share L1 sets, and 6 tokens + 4 rows would overflow 8 ways.
     constexpr size_t kLd = kF16BlockCols + 16;
-    float* panel = scratch(f16_panel, kF16BlockRows * kLd);  // 129 KiB
-    float* xs = scratch(f16_tokens, kF16BlockTok * kLd);     // 1.9 MiB, streamed from L2/L3
+    const size_t block_rows = w.type == DType::kF16x16 ? kF16x16BlockRows : kF16BlockRows;
+    float* panel = scratch(f16_panel, block_rows * kLd);  // 129 KiB (f16x16: 257 KiB)
+    float* xs = scratch(f16_tokens, kF16BlockTok * kLd);  // 1.9 MiB, streamed from L2/L3
     const size_t ldy = w.rows;
     for (size_t t0 = 0; t0 < a.T; t0 += kF16BlockTok) {
         const size_t t1 = min_size(a.T, t0 + kF16BlockTok);
@@ -530,10 +560,9 @@ void matmul_f16_packed(const TensorView& w, const ActBatch& a, float* y, size_t 
             const bool accumulate = k0 > 0;
             for (size_t t = t0; t < t1; ++t)
                 pack_row<F32Values>(act_row_cols(a, t, k0), kc, xs + (t - t0) * ld, ld);
-            for (size_t rb = r0; rb < r1; rb += kF16BlockRows) {
-                const size_t rb1 = min_size(r1, rb + kF16BlockRows);
-                for (size_t r = rb; r < rb1; ++r)
-                    pack_row<F16Values>(f16_row_cols(w, r, k0), kc, panel + (r - rb) * ld, ld);
+            for (size_t rb = r0; rb < r1; rb += block_rows) {
+                const size_t rb1 = min_size(r1, rb + block_rows);
+                pack_f16_rows(w, rb, rb1, k0, kc, panel, ld);
                 for (size_t t = t0; t < t1; t += kF16TileTok) {
                     const int tt = static_cast<int>(min_size(kF16TileTok, t1 - t));
                     for (size_t r = rb; r < rb1; r += kF16TileRows) {
@@ -754,21 +783,33 @@ void matmul_f16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, 
 // One group of 16 rows x 1 token, its chunks (dtype.h) in address order: one stream per thread,
 // which the hardware prefetcher follows at the full read rate (a standalone loop: 61 GB/s when a
 // plain read ran 54-58, against 23-35 for four plain f16 rows at a time; docs/BENCHMARKS.md).
+// Within a chunk four rows at a time, their partial sums' FMAs interleaved (row after row, each
+// a chain of 4, capped one core at ~30 GB/s: the FMAs' latency, not the memory).
 void group_f16x16_t1(const std::byte* g, const float* x, size_t n, float* y) {
+    constexpr size_t kSet = 4;
     __m512 acc[kX16Rows];
     for (size_t r = 0; r < kX16Rows; ++r)
         acc[r] = _mm512_setzero_ps();
     for (size_t k = 0; k < n; k += kF16x16Cols, g += kF16x16ChunkBytes) {
-        const __m512 x0 = _mm512_loadu_ps(x + k), x1 = _mm512_loadu_ps(x + k + 16);
-        const __m512 x2 = _mm512_loadu_ps(x + k + 32), x3 = _mm512_loadu_ps(x + k + 48);
-#pragma GCC unroll 16
-        for (size_t r = 0; r < kX16Rows; ++r) {
+        const __m512 xv[4] = {_mm512_loadu_ps(x + k), _mm512_loadu_ps(x + k + 16),
+                              _mm512_loadu_ps(x + k + 32), _mm512_loadu_ps(x + k + 48)};
+#pragma GCC unroll 4
+        for (size_t r = 0; r < kX16Rows; r += kSet) {
             const auto* q = reinterpret_cast<const __m256i*>(g + r * 2 * kF16x16Cols);
-            __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q)), x0);
-            s = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q + 1)), x1, s);
-            s = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q + 2)), x2, s);
-            s = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q + 3)), x3, s);
-            acc[r] = _mm512_add_ps(acc[r], s);
+            __m512 s[kSet];
+#pragma GCC unroll 4
+            for (size_t i = 0; i < kSet; ++i)
+                s[i] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q + 4 * i)), xv[0]);
+#pragma GCC unroll 3
+            for (size_t j = 1; j < 4; ++j) {
+#pragma GCC unroll 4
+                for (size_t i = 0; i < kSet; ++i)
+                    s[i] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q + 4 * i + j)),
+                                           xv[j], s[i]);
+            }
+#pragma GCC unroll 4
+            for (size_t i = 0; i < kSet; ++i)
+                acc[r + i] = _mm512_add_ps(acc[r + i], s[i]);
         }
     }
     for (size_t r = 0; r < kX16Rows; ++r)

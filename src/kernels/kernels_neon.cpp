@@ -101,21 +101,30 @@ void matmul_float(const TensorView& w, const ActBatch& a, float* y, size_t r0, s
 }
 
 // f16x16 decode: one group of 16 rows x 1 token, its chunks (dtype.h) in address order, so each
-// thread reads one stream.
+// thread reads one stream. Within a chunk four rows at a time, two partial sums each, their FMAs
+// interleaved (a row's FMAs one after the other would form one long dependent chain per row).
 void group_f16x16_t1(const std::byte* g, const float* x, size_t n, float* y) {
+    constexpr size_t kSet = 4;
     float32x4_t acc[kX16Rows];
     for (size_t r = 0; r < kX16Rows; ++r)
         acc[r] = vdupq_n_f32(0.0f);
     for (size_t k = 0; k < n; k += kF16x16Cols, g += kF16x16ChunkBytes) {
-        for (size_t r = 0; r < kX16Rows; ++r) {
+        for (size_t r = 0; r < kX16Rows; r += kSet) {
             const auto* q = reinterpret_cast<const uint16_t*>(g + r * 2 * kF16x16Cols);
-            float32x4_t s0 = vmulq_f32(load4_f16(q), vld1q_f32(x + k));
-            float32x4_t s1 = vmulq_f32(load4_f16(q + 4), vld1q_f32(x + k + 4));
-            for (size_t j = 8; j < kF16x16Cols; j += 8) {
-                s0 = vfmaq_f32(s0, load4_f16(q + j), vld1q_f32(x + k + j));
-                s1 = vfmaq_f32(s1, load4_f16(q + j + 4), vld1q_f32(x + k + j + 4));
+            float32x4_t s0[kSet], s1[kSet];
+            for (size_t i = 0; i < kSet; ++i) {
+                s0[i] = vdupq_n_f32(0.0f);
+                s1[i] = vdupq_n_f32(0.0f);
             }
-            acc[r] = vaddq_f32(acc[r], vaddq_f32(s0, s1));
+            for (size_t j = 0; j < kF16x16Cols; j += 8) {
+                const float32x4_t x0 = vld1q_f32(x + k + j), x1 = vld1q_f32(x + k + j + 4);
+                for (size_t i = 0; i < kSet; ++i) {
+                    s0[i] = vfmaq_f32(s0[i], load4_f16(q + i * kF16x16Cols + j), x0);
+                    s1[i] = vfmaq_f32(s1[i], load4_f16(q + i * kF16x16Cols + j + 4), x1);
+                }
+            }
+            for (size_t i = 0; i < kSet; ++i)
+                acc[r + i] = vaddq_f32(acc[r + i], vaddq_f32(s0[i], s1[i]));
         }
     }
     for (size_t r = 0; r < kX16Rows; ++r)
