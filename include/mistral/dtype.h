@@ -19,8 +19,7 @@ enum class DType : uint32_t {
     // the same bytes per row as q4_0, but a row is not contiguous; rows % 16 == 0.
     kQ4_0x16 = 5,
     kQ8_0x16 = 6,  // the same for q8_0
-    // f16 in groups of 16 rows x 64 columns (see interleave_f16x16): rows % 16 == 0, cols % 64 ==
-    // 0.
+    // f16, 16 rows interleaved in 64-column pieces (see below): rows % 16 == 0, cols % 64 == 0.
     kF16x16 = 7,
 };
 inline constexpr uint32_t kNumDTypes = 8;
