@@ -19,7 +19,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 
 #include <arm_neon.h>
 #include <mistral/kernels.h>
@@ -46,15 +45,19 @@ struct LoadBF16 {
 
 constexpr size_t kTileTok = 4;
 
-// A weight row: its values run on contiguously for kPiece columns from w, and the next kPiece are
-// kStride values further. Plain rows are contiguous; an f16x16 row (dtype.h) is 64-column
-// pieces 2 KiB apart (and n % 64 == 0).
-template <size_t kPieceCols, size_t kStrideValues>
-struct RowLayout {
-    static constexpr size_t kPiece = kPieceCols, kStride = kStrideValues;
+// A weight row's layout: row r begins at start(w, r); its values run on contiguously for kPiece
+// columns, and the next kPiece are kStride values further. Plain rows are contiguous; an f16x16
+// row (dtype.h) is 64-column pieces 2 KiB apart (and n % 64 == 0).
+struct PlainRow {
+    static constexpr size_t kPiece = 4, kStride = 4;
+    static const void* start(const TensorView& w, size_t r) { return w.row(r); }
 };
-using PlainRow = RowLayout<4, 4>;
-using F16x16Row = RowLayout<kF16x16Cols, kF16x16ChunkBytes / 2>;
+struct F16x16Row {
+    static constexpr size_t kPiece = kF16x16Cols, kStride = kF16x16ChunkBytes / 2;
+    static const void* start(const TensorView& w, size_t r) {
+        return f16x16_piece(w.data, w.cols, r, 0);
+    }
+};
 
 // One weight row (n values) times TT tokens: y[t * ldy] = dot(w, x + t * n).
 template <class L, size_t TT, class Layout = PlainRow>
@@ -88,9 +91,7 @@ template <class L, class Layout = PlainRow>
 void matmul_float(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     using E = typename L::E;
     for (size_t r = r0; r < r1; ++r) {
-        const E* wr = std::is_same_v<Layout, F16x16Row>
-                              ? reinterpret_cast<const E*>(f16x16_piece(w.data, w.cols, r, 0))
-                              : reinterpret_cast<const E*>(w.row(r));
+        const E* wr = static_cast<const E*>(Layout::start(w, r));
         size_t t = 0;
         for (; t + kTileTok <= a.T; t += kTileTok) {
             row_tile_float<L, kTileTok, Layout>(wr, a.x + t * a.n, a.n, y + t * w.rows + r, w.rows);

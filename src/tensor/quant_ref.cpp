@@ -127,7 +127,8 @@ namespace {
 
 // Byte offset of row r's piece of columns [64c, 64c + 64) in an f16x16 matrix of `cols` columns.
 constexpr size_t f16x16_piece_at(size_t cols, size_t r, size_t c) {
-    return (r / kX16Rows) * kX16Rows * cols * 2 + c * kF16x16ChunkBytes + (r % kX16Rows) * 128;
+    return (r / kX16Rows) * kX16Rows * cols * 2 + c * kF16x16ChunkBytes +
+           (r % kX16Rows) * 2 * kF16x16Cols;
 }
 
 }  // namespace
