@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <span>
 
 namespace mistral {
 
@@ -24,9 +25,30 @@ public:
     void parallel_for(size_t n,
                       const std::function<void(size_t begin, size_t end, size_t thread)>& fn);
 
+    // The same, for loops whose items cost alike on every thread (decode's matmul rows): [0, n)
+    // is split in proportion to the speeds the threads showed in earlier balanced calls (time
+    // from the call's start to each chunk's end, so a thread that starts late counts as slow),
+    // and this call's timings update them (rebalance_weights). Still one contiguous chunk per
+    // thread, so each thread streams one range of the weights. Starts even.
+    void parallel_for_balanced(
+            size_t n, const std::function<void(size_t begin, size_t end, size_t thread)>& fn);
+
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// Chunk boundaries of [0, n) in proportion to `weights` (all > 0): bounds[0] = 0,
+// bounds[weights.size()] = n, non-decreasing; equal weights give the even split.
+void split_by_weights(std::span<const double> weights, size_t n, std::span<size_t> bounds);
+
+// Moves `weights` (relative thread speeds, mean 1) a step towards the speeds of one call in which
+// thread i did items[i] items in seconds[i]. A call where some thread did nothing or took no
+// measurable time teaches nothing and leaves them as they are. Each weight stays within
+// [kMinWeight, kMaxWeight] of the mean.
+void rebalance_weights(std::span<double> weights, std::span<const size_t> items,
+                       std::span<const double> seconds);
+inline constexpr double kMinWeight = 0.25;
+inline constexpr double kMaxWeight = 4.0;
 
 }  // namespace mistral

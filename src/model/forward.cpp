@@ -23,13 +23,19 @@ size_t sz(int64_t v) {
 
 // Runs fn over [0, n) on the pool, or inline when there is none. Callers pass lambdas that
 // capture one pointer, so std::function stores them inline: no allocation in forward().
-void par(ThreadPool* pool, size_t n, const std::function<void(size_t, size_t, size_t)>& fn) {
+// `balanced`: the pool splits by the threads' measured speeds (decode's matmul rows, where one
+// thread's half of every matrix would otherwise wait for the other's: ThreadPool).
+void par(ThreadPool* pool, size_t n, const std::function<void(size_t, size_t, size_t)>& fn,
+         bool balanced = false) {
     if (pool == nullptr || pool->size() == 1) {
         if (n > 0)
             fn(0, n, 0);
         return;
     }
-    pool->parallel_for(n, fn);
+    if (balanced)
+        pool->parallel_for_balanced(n, fn);
+    else
+        pool->parallel_for(n, fn);
 }
 
 struct Ctx {
@@ -82,14 +88,18 @@ void matmul(Ctx& c, const TensorView& w, const ActBatch& a, float* y) {
         const ActBatch* a;
         float* y;
     } job{&c.k, &w, &a, y};
-    par(c.pool, row_units(w.rows), [p = &job](size_t u0, size_t u1, size_t) {
-        const size_t r1 = std::min(u1 * kRowUnit, p->w->rows);
-        p->k->matmul(*p->w, *p->a, p->y, u0 * kRowUnit, r1);
-    });
+    par(
+            c.pool, row_units(w.rows),
+            [p = &job](size_t u0, size_t u1, size_t) {
+                const size_t r1 = std::min(u1 * kRowUnit, p->w->rows);
+                p->k->matmul(*p->w, *p->a, p->y, u0 * kRowUnit, r1);
+            },
+            a.T == 1);
 }
 
-// Several products of the same activations as one parallel loop over their stacked rows (one
-// barrier instead of one per matrix, and the split evens out across them).
+// Several products of the same activations as one parallel loop over their stacked row units
+// (one barrier instead of one per matrix, and the split evens out across them). Units are counted
+// per matrix, so every cut falls on a multiple of 16 rows of the matrix it is in.
 void matmul_stacked(Ctx& c, std::initializer_list<std::pair<const TensorView*, float*>> outs,
                     const ActBatch& a) {
     struct Job {
@@ -97,24 +107,29 @@ void matmul_stacked(Ctx& c, std::initializer_list<std::pair<const TensorView*, f
         const ActBatch* a;
         std::pair<const TensorView*, float*> outs[3];
         size_t n = 0;
-        size_t total = 0;
+        size_t units = 0;
     } job{&c.k, &a, {}, 0, 0};
     for (const auto& o : outs) {
         MISTRAL_CHECK(job.n < 3, "at most 3 stacked matmuls");
         job.outs[job.n++] = o;
-        job.total += o.first->rows;
+        job.units += row_units(o.first->rows);
     }
-    par(c.pool, row_units(job.total), [p = &job](size_t u0, size_t u1, size_t) {
-        const size_t b = u0 * kRowUnit, e = std::min(u1 * kRowUnit, p->total);
-        size_t base = 0;
-        for (size_t i = 0; i < p->n; ++i) {
-            const TensorView& w = *p->outs[i].first;
-            const size_t r0 = std::max(b, base), r1 = std::min(e, base + w.rows);
-            if (r0 < r1)
-                p->k->matmul(w, *p->a, p->outs[i].second, r0 - base, r1 - base);
-            base += w.rows;
-        }
-    });
+    par(
+            c.pool, job.units,
+            [p = &job](size_t u0, size_t u1, size_t) {
+                size_t base = 0;  // the first unit of matrix i
+                for (size_t i = 0; i < p->n; ++i) {
+                    const TensorView& w = *p->outs[i].first;
+                    const size_t units = row_units(w.rows);
+                    const size_t lo = std::max(u0, base), hi = std::min(u1, base + units);
+                    if (lo < hi) {
+                        p->k->matmul(w, *p->a, p->outs[i].second, (lo - base) * kRowUnit,
+                                     std::min((hi - base) * kRowUnit, w.rows));
+                    }
+                    base += units;
+                }
+            },
+            a.T == 1);
 }
 
 void rmsnorm_rows(Ctx& c, float* out, const float* x, const TensorView& gain, size_t T, size_t dim,

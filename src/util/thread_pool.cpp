@@ -8,7 +8,10 @@
 // then block on the condition variable; the caller polls the countdown, yielding once it has
 // waited long (an oversubscribed machine may have descheduled a worker). The caller takes the
 // mutex to notify only when some worker is asleep, so a busy decode loop makes no system call.
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -24,6 +27,12 @@ namespace mistral {
 namespace {
 
 constexpr int kSpinRounds = 1 << 14;
+
+// How far one balanced call moves the weights towards its own speeds: a few calls (a decode
+// token has ~160) follow a thread that stays slow, one odd call does not swing the split.
+constexpr double kRebalanceStep = 0.25;
+
+using Clock = std::chrono::steady_clock;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -41,17 +50,27 @@ struct ThreadPool::Impl {
     std::mutex mu;
     std::condition_variable work_cv;  // sleeping workers wait for a new generation (or stop)
     const std::function<void(size_t, size_t, size_t)>* fn = nullptr;
-    size_t n = 0;                         // items of the current job
+    std::vector<size_t> bounds;           // chunk i of the current job is [bounds[i], bounds[i+1])
+    bool timed = false;                   // a balanced job: chunks record when they finish
+    Clock::time_point start;              // when the current job was published
+    std::vector<double> seconds;          // per thread: start -> end of its chunk (timed jobs)
+    std::vector<double> weights;          // relative thread speeds for balanced jobs (mean 1)
+    std::vector<size_t> scratch_items;    // rebalance's per-thread item counts
     std::atomic<uint64_t> generation{0};  // bumped (after fn and n are set) to start a job
     std::atomic<size_t> pending{0};       // worker chunks of the current job not yet finished
     std::atomic<size_t> sleepers{0};      // workers blocked (or about to block) on work_cv
     std::atomic<bool> stop{false};
 
-    // Chunk `i` of [0, n) split into n_threads nearly equal contiguous ranges.
-    void range(size_t i, size_t* begin, size_t* end) const {
-        *begin = n * i / n_threads;
-        *end = n * (i + 1) / n_threads;
+    // Runs chunk `i` of the current job (if not empty), timing it for a balanced job.
+    void run_chunk(size_t i) {
+        const size_t b = bounds[i], e = bounds[i + 1];
+        if (b < e)
+            (*fn)(b, e, i);
+        if (timed)
+            seconds[i] = std::chrono::duration<double>(Clock::now() - start).count();
     }
+
+    void run(size_t n, const std::function<void(size_t, size_t, size_t)>& f, bool balanced);
 
     // Returns once generation != seen, or stop is set.
     void wait_for_work(uint64_t seen) {
@@ -79,10 +98,7 @@ struct ThreadPool::Impl {
             if (stop.load(std::memory_order_acquire))
                 return;
             seen = generation.load(std::memory_order_acquire);
-            size_t b = 0, e = 0;
-            range(index, &b, &e);
-            if (b < e)
-                (*fn)(b, e, index);
+            run_chunk(index);
             pending.fetch_sub(1, std::memory_order_acq_rel);
         }
     }
@@ -90,6 +106,9 @@ struct ThreadPool::Impl {
 
 ThreadPool::ThreadPool(size_t n_threads) : impl_(std::make_unique<Impl>()) {
     impl_->n_threads = n_threads == 0 ? 1 : n_threads;
+    impl_->bounds.assign(impl_->n_threads + 1, 0);
+    impl_->seconds.assign(impl_->n_threads, 0.0);
+    impl_->weights.assign(impl_->n_threads, 1.0);
     for (size_t i = 1; i < impl_->n_threads; ++i) {
         impl_->workers.emplace_back([this, i] { impl_->worker_loop(i); });
     }
@@ -110,32 +129,88 @@ size_t ThreadPool::size() const {
 }
 
 void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t, size_t)>& fn) {
-    if (n == 0)
+    impl_->run(n, fn, false);
+}
+
+void ThreadPool::parallel_for_balanced(size_t n,
+                                       const std::function<void(size_t, size_t, size_t)>& fn) {
+    impl_->run(n, fn, true);
+}
+
+void ThreadPool::Impl::run(size_t n_items, const std::function<void(size_t, size_t, size_t)>& f,
+                           bool balanced) {
+    if (n_items == 0)
         return;
-    Impl& p = *impl_;
-    if (p.n_threads == 1 || n == 1) {
-        fn(0, n, 0);
+    if (n_threads == 1 || n_items == 1) {
+        f(0, n_items, 0);
         return;
     }
-    MISTRAL_CHECK(p.pending.load(std::memory_order_acquire) == 0, "parallel_for is not reentrant");
-    p.fn = &fn;
-    p.n = n;
-    p.pending.store(p.n_threads - 1, std::memory_order_relaxed);
-    p.generation.fetch_add(1, std::memory_order_seq_cst);  // publishes fn, n and pending
-    if (p.sleepers.load(std::memory_order_seq_cst) > 0) {
-        std::lock_guard<std::mutex> lock(p.mu);
-        p.work_cv.notify_all();
+    MISTRAL_CHECK(pending.load(std::memory_order_acquire) == 0, "parallel_for is not reentrant");
+    fn = &f;
+    if (balanced) {
+        split_by_weights(weights, n_items, bounds);
+    } else {
+        for (size_t i = 0; i <= n_threads; ++i)
+            bounds[i] = n_items * i / n_threads;
     }
-    size_t b = 0, e = 0;
-    p.range(0, &b, &e);
-    if (b < e)
-        fn(b, e, 0);
-    for (int i = 0; p.pending.load(std::memory_order_acquire) != 0; ++i) {
+    timed = balanced;
+    if (timed)
+        start = Clock::now();
+    pending.store(n_threads - 1, std::memory_order_relaxed);
+    generation.fetch_add(1, std::memory_order_seq_cst);  // publishes fn, bounds and pending
+    if (sleepers.load(std::memory_order_seq_cst) > 0) {
+        std::lock_guard<std::mutex> lock(mu);
+        work_cv.notify_all();
+    }
+    run_chunk(0);
+    for (int i = 0; pending.load(std::memory_order_acquire) != 0; ++i) {
         if (i < kSpinRounds)
             cpu_relax();
         else
             std::this_thread::yield();
     }
+    if (timed) {
+        std::vector<size_t>& items = scratch_items;
+        items.resize(n_threads);
+        for (size_t i = 0; i < n_threads; ++i)
+            items[i] = bounds[i + 1] - bounds[i];
+        rebalance_weights(weights, items, seconds);
+    }
+}
+
+void split_by_weights(std::span<const double> weights, size_t n, std::span<size_t> bounds) {
+    MISTRAL_CHECK(bounds.size() == weights.size() + 1, "one bound more than weights");
+    double total = 0;
+    for (double w : weights)
+        total += w;
+    double sum = 0;
+    bounds[0] = 0;
+    for (size_t i = 0; i < weights.size(); ++i) {
+        sum += weights[i];
+        const auto b = static_cast<size_t>(std::llround(static_cast<double>(n) * sum / total));
+        bounds[i + 1] = std::clamp(b, bounds[i], n);
+    }
+    bounds[weights.size()] = n;
+}
+
+void rebalance_weights(std::span<double> weights, std::span<const size_t> items,
+                       std::span<const double> seconds) {
+    const size_t k = weights.size();
+    MISTRAL_CHECK(items.size() == k && seconds.size() == k, "one entry per thread");
+    double mean_rate = 0;
+    for (size_t i = 0; i < k; ++i) {
+        if (items[i] == 0 || !(seconds[i] > 0))
+            return;
+        mean_rate += static_cast<double>(items[i]) / seconds[i] / static_cast<double>(k);
+    }
+    double mean_w = 0;
+    for (size_t i = 0; i < k; ++i) {
+        const double target = static_cast<double>(items[i]) / seconds[i] / mean_rate;
+        weights[i] += kRebalanceStep * (target - weights[i]);
+        mean_w += weights[i] / static_cast<double>(k);
+    }
+    for (size_t i = 0; i < k; ++i)
+        weights[i] = std::clamp(weights[i] / mean_w, kMinWeight, kMaxWeight);
 }
 
 }  // namespace mistral

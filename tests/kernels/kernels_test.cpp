@@ -316,6 +316,30 @@ TEST_P(SimdMatmul, AwkwardShapesMatchReference) {
     }
 }
 
+// Decode's threads split a matrix at multiples of 16 rows wherever their measured speeds put the
+// cut (ThreadPool::parallel_for_balanced), so a row's product must not depend on the range it is
+// computed in: the same bits for any 16-row-aligned split, or the logits would vary run to run.
+TEST_P(SimdMatmul, DecodeRowsDoNotDependOnTheSplit) {
+    const auto [k, type] = GetParam();
+    Rng rng(2000 + static_cast<uint64_t>(type));
+    const size_t rows = 80, n = 640;  // 5 groups; n a multiple of every block and chunk
+    const Weight w(type, rows, n, rng);
+    const auto xv = awkward_values(rng, n);
+    std::vector<BlockQ8_0> xq(n / kQBlock);
+    kRef.quantize_act(xv.data(), xq.data(), n);
+    const ActBatch a{xv.data(), is_quantized(type) ? xq.data() : nullptr, 1, n};
+    std::vector<float> whole(rows), split(rows);
+    k->matmul(w.view, a, whole.data(), 0, rows);
+    for (const auto& cuts :
+         std::vector<std::vector<size_t>>{{0, 16, 80}, {0, 48, 64, 80}, {0, 16, 32, 48, 64, 80}}) {
+        std::fill(split.begin(), split.end(), 0.0f);
+        for (size_t i = 0; i + 1 < cuts.size(); ++i)
+            k->matmul(w.view, a, split.data(), cuts[i], cuts[i + 1]);
+        EXPECT_EQ(0, std::memcmp(whole.data(), split.data(), rows * sizeof(float)))
+                << dtype_name(type) << " cut after row " << cuts[1];
+    }
+}
+
 std::vector<std::tuple<const KernelTable*, DType>> matmul_params() {
     std::vector<std::tuple<const KernelTable*, DType>> out;
     for (const KernelTable* t : simd_tables()) {

@@ -42,5 +42,79 @@ TEST(ThreadPool, ManyRoundsBackToBack) {
     pool.parallel_for(0, [&](size_t, size_t, size_t) { FAIL(); });
 }
 
+TEST(ThreadPool, BalancedCoversEveryIndexOnce) {
+    for (size_t threads : {size_t{1}, size_t{2}, size_t{3}}) {
+        ThreadPool pool(threads);
+        for (int round = 0; round < 50; ++round) {
+            for (size_t n : {size_t{1}, size_t{2}, size_t{7}, size_t{256}}) {
+                std::vector<std::atomic<int>> hits(n);
+                std::vector<std::atomic<int>> used(threads);
+                pool.parallel_for_balanced(n, [&](size_t b, size_t e, size_t t) {
+                    ASSERT_LT(b, e);
+                    ASSERT_LT(t, threads);
+                    used[t]++;
+                    for (size_t i = b; i < e; ++i)
+                        hits[i]++;
+                });
+                for (size_t i = 0; i < n; ++i)
+                    ASSERT_EQ(hits[i].load(), 1) << "n=" << n << " i=" << i;
+                for (size_t t = 0; t < threads; ++t)
+                    ASSERT_LE(used[t].load(), 1);
+            }
+        }
+    }
+}
+
+TEST(ThreadPool, SplitByWeights) {
+    std::vector<size_t> b(3);
+    split_by_weights(std::vector<double>{1.0, 1.0}, 256, b);
+    EXPECT_EQ(b, (std::vector<size_t>{0, 128, 256}));
+    split_by_weights(std::vector<double>{1.0, 3.0}, 256, b);
+    EXPECT_EQ(b, (std::vector<size_t>{0, 64, 256}));
+    split_by_weights(std::vector<double>{0.5, 1.5}, 3, b);  // 0.75 rounds to 1
+    EXPECT_EQ(b, (std::vector<size_t>{0, 1, 3}));
+    std::vector<size_t> b4(4);
+    split_by_weights(std::vector<double>{2.0, 1.0, 1.0}, 10, b4);
+    EXPECT_EQ(b4, (std::vector<size_t>{0, 5, 8, 10}));
+    split_by_weights(std::vector<double>{1.0, 1.0, 1.0}, 0, b4);
+    EXPECT_EQ(b4, (std::vector<size_t>{0, 0, 0, 0}));
+}
+
+TEST(ThreadPool, RebalanceMovesTowardsMeasuredSpeeds) {
+    // Thread 1 takes twice as long for the same items: its weight falls, thread 0's rises, and
+    // repeated calls converge on speeds 4/3 and 2/3 (rates 1 and 0.5 around their mean 0.75).
+    std::vector<double> w{1.0, 1.0};
+    const std::vector<size_t> items{100, 100};
+    const std::vector<double> secs{1.0, 2.0};
+    rebalance_weights(w, items, secs);
+    EXPECT_GT(w[0], 1.0);
+    EXPECT_LT(w[1], 1.0);
+    EXPECT_NEAR(w[0] + w[1], 2.0, 1e-12);
+    for (int i = 0; i < 100; ++i)
+        rebalance_weights(w, items, secs);
+    EXPECT_NEAR(w[0], 4.0 / 3.0, 1e-9);
+    EXPECT_NEAR(w[1], 2.0 / 3.0, 1e-9);
+    // Once the split follows the speeds (items in proportion, equal times), it stays there.
+    const std::vector<double> before = w;
+    rebalance_weights(w, std::vector<size_t>{400, 200}, std::vector<double>{1.0, 1.0});
+    EXPECT_NEAR(w[0], before[0], 1e-9);
+    EXPECT_NEAR(w[1], before[1], 1e-9);
+}
+
+TEST(ThreadPool, RebalanceIgnoresCallsWithoutEvidenceAndClamps) {
+    std::vector<double> w{1.0, 1.0};
+    rebalance_weights(w, std::vector<size_t>{0, 10}, std::vector<double>{0.0, 1.0});
+    EXPECT_EQ(w, (std::vector<double>{1.0, 1.0}));  // thread 0 did nothing
+    rebalance_weights(w, std::vector<size_t>{10, 10}, std::vector<double>{1.0, 0.0});
+    EXPECT_EQ(w, (std::vector<double>{1.0, 1.0}));  // no measurable time
+    for (int i = 0; i < 200; ++i)                   // thread 1 a thousand times slower
+        rebalance_weights(w, std::vector<size_t>{10, 10}, std::vector<double>{1.0, 1000.0});
+    EXPECT_LE(w[0], kMaxWeight);
+    EXPECT_GE(w[1], kMinWeight);
+    std::vector<size_t> b(3);
+    split_by_weights(w, 100, b);
+    EXPECT_GT(b[2] - b[1], 0u);  // the slow thread still gets a share
+}
+
 }  // namespace
 }  // namespace mistral
