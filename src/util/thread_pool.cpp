@@ -56,7 +56,7 @@ struct ThreadPool::Impl {
     std::vector<double> seconds;          // per thread: start -> end of its chunk (timed jobs)
     std::vector<double> weights;          // relative thread speeds for balanced jobs (mean 1)
     std::vector<size_t> scratch_items;    // rebalance's per-thread item counts
-    std::atomic<uint64_t> generation{0};  // bumped (after fn and n are set) to start a job
+    std::atomic<uint64_t> generation{0};  // bumped (after fn and bounds are set) to start a job
     std::atomic<size_t> pending{0};       // worker chunks of the current job not yet finished
     std::atomic<size_t> sleepers{0};      // workers blocked (or about to block) on work_cv
     std::atomic<bool> stop{false};

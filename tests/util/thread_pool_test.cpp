@@ -7,25 +7,35 @@
 namespace mistral {
 namespace {
 
+// One parallel loop over [0, n): every index exactly once, at most one (non-empty, contiguous)
+// chunk per thread.
+void expect_covers_once(ThreadPool& pool, size_t n, bool balanced) {
+    const size_t threads = pool.size();
+    std::vector<std::atomic<int>> hits(n);
+    std::vector<std::atomic<int>> used(threads);
+    const auto body = [&](size_t b, size_t e, size_t t) {
+        ASSERT_LT(b, e);
+        ASSERT_LT(t, threads);
+        used[t]++;
+        for (size_t i = b; i < e; ++i)
+            hits[i]++;
+    };
+    if (balanced)
+        pool.parallel_for_balanced(n, body);
+    else
+        pool.parallel_for(n, body);
+    for (size_t i = 0; i < n; ++i)
+        EXPECT_EQ(hits[i].load(), 1) << "n=" << n << " i=" << i << " balanced=" << balanced;
+    for (size_t t = 0; t < threads; ++t)
+        EXPECT_LE(used[t].load(), 1);  // one chunk per thread
+}
+
 TEST(ThreadPool, CoversEveryIndexOnceWithContiguousChunks) {
     for (size_t threads : {size_t{1}, size_t{2}, size_t{5}}) {
         ThreadPool pool(threads);
         EXPECT_EQ(pool.size(), threads);
-        for (size_t n : {size_t{1}, size_t{3}, size_t{4}, size_t{1000}}) {
-            std::vector<std::atomic<int>> hits(n);
-            std::vector<std::atomic<int>> used(threads);
-            pool.parallel_for(n, [&](size_t b, size_t e, size_t t) {
-                ASSERT_LT(b, e);
-                ASSERT_LT(t, threads);
-                used[t]++;
-                for (size_t i = b; i < e; ++i)
-                    hits[i]++;
-            });
-            for (size_t i = 0; i < n; ++i)
-                EXPECT_EQ(hits[i].load(), 1) << "n=" << n << " i=" << i;
-            for (size_t t = 0; t < threads; ++t)
-                EXPECT_LE(used[t].load(), 1);  // one chunk per thread
-        }
+        for (size_t n : {size_t{1}, size_t{3}, size_t{4}, size_t{1000}})
+            expect_covers_once(pool, n, false);
     }
 }
 
@@ -43,24 +53,12 @@ TEST(ThreadPool, ManyRoundsBackToBack) {
 }
 
 TEST(ThreadPool, BalancedCoversEveryIndexOnce) {
+    // Many rounds, so that the weights have moved from the even split by the later ones.
     for (size_t threads : {size_t{1}, size_t{2}, size_t{3}}) {
         ThreadPool pool(threads);
         for (int round = 0; round < 50; ++round) {
-            for (size_t n : {size_t{1}, size_t{2}, size_t{7}, size_t{256}}) {
-                std::vector<std::atomic<int>> hits(n);
-                std::vector<std::atomic<int>> used(threads);
-                pool.parallel_for_balanced(n, [&](size_t b, size_t e, size_t t) {
-                    ASSERT_LT(b, e);
-                    ASSERT_LT(t, threads);
-                    used[t]++;
-                    for (size_t i = b; i < e; ++i)
-                        hits[i]++;
-                });
-                for (size_t i = 0; i < n; ++i)
-                    ASSERT_EQ(hits[i].load(), 1) << "n=" << n << " i=" << i;
-                for (size_t t = 0; t < threads; ++t)
-                    ASSERT_LE(used[t].load(), 1);
-            }
+            for (size_t n : {size_t{1}, size_t{2}, size_t{7}, size_t{256}})
+                expect_covers_once(pool, n, true);
         }
     }
 }
