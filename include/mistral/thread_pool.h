@@ -26,10 +26,12 @@ public:
                       const std::function<void(size_t begin, size_t end, size_t thread)>& fn);
 
     // The same, for loops whose items cost alike on every thread (decode's matmul rows): [0, n)
-    // is split in proportion to the speeds the threads showed in earlier balanced calls (time
-    // from the call's start to each chunk's end, so a thread that starts late counts as slow),
-    // and this call's timings update them (rebalance_weights). Still one contiguous chunk per
-    // thread, so each thread streams one range of the weights. Starts even.
+    // is split in proportion to the speeds the threads showed in earlier balanced calls (items
+    // run over the time from the call's start to the thread's end), and this call's timings
+    // update them (rebalance_weights); starts even. Each thread runs its own chunk front to back
+    // in a few calls of fn, so it streams one range of the weights; one that is done early then
+    // takes the not yet started tail of another's chunk (fn called on it, from that thread).
+    // Every index is still run exactly once, but a thread may get several ranges.
     void parallel_for_balanced(
             size_t n, const std::function<void(size_t begin, size_t end, size_t thread)>& fn);
 

@@ -49,8 +49,10 @@ inline const ActX16* prepare_x16(const ActBatch& a, int32_t offset) {
         scratch.resize(count);
     for (size_t i = 0; i < count; ++i) {
         int32_t sum = 0;
-        for (size_t j = 0; offset != 0 && j < kQBlock; ++j)  // no bias without an offset
-            sum += a.xq[i].qs[j];
+        if (offset != 0) {  // no bias without an offset; a plain loop, so the compiler vectorizes
+            for (size_t j = 0; j < kQBlock; ++j)
+                sum += a.xq[i].qs[j];
+        }
         scratch[i] = {f16_to_f32(a.xq[i].d), -offset * sum};
     }
     return scratch.data();

@@ -42,6 +42,23 @@ inline void cpu_relax() {
 #endif
 }
 
+// A thread's claimable range in a balanced job: [lo, hi) as lo | hi << 32, in one atomic word so
+// that its owner (claiming pieces from lo) and the other threads (stealing from hi) never take the
+// same item. One cache line each: the owner updates its own word throughout the job.
+struct alignas(64) ClaimRange {
+    std::atomic<uint64_t> word{0};
+};
+
+uint64_t pack_range(size_t lo, size_t hi) {
+    return static_cast<uint64_t>(lo) | (static_cast<uint64_t>(hi) << 32);
+}
+size_t range_lo(uint64_t w) {
+    return static_cast<size_t>(w & 0xffffffffu);
+}
+size_t range_hi(uint64_t w) {
+    return static_cast<size_t>(w >> 32);
+}
+
 }  // namespace
 
 struct ThreadPool::Impl {
@@ -50,24 +67,73 @@ struct ThreadPool::Impl {
     std::mutex mu;
     std::condition_variable work_cv;  // sleeping workers wait for a new generation (or stop)
     const std::function<void(size_t, size_t, size_t)>* fn = nullptr;
-    std::vector<size_t> bounds;           // chunk i of the current job is [bounds[i], bounds[i+1])
-    bool timed = false;                   // a balanced job: chunks record when they finish
-    Clock::time_point start;              // when the current job was published
-    std::vector<double> seconds;          // per thread: start -> end of its chunk (timed jobs)
-    std::vector<double> weights;          // relative thread speeds for balanced jobs (mean 1)
-    std::vector<size_t> scratch_items;    // rebalance's per-thread item counts
-    std::atomic<uint64_t> generation{0};  // bumped (after fn and bounds are set) to start a job
-    std::atomic<size_t> pending{0};       // worker chunks of the current job not yet finished
-    std::atomic<size_t> sleepers{0};      // workers blocked (or about to block) on work_cv
+    std::vector<size_t> bounds;            // chunk i of the current job is [bounds[i], bounds[i+1])
+    bool timed = false;                    // a balanced job: claimed pieces, timed per thread
+    Clock::time_point start;               // when the current job was published
+    std::vector<double> seconds;           // per thread: start -> end of its part (timed jobs)
+    std::vector<double> weights;           // relative thread speeds for balanced jobs (mean 1)
+    std::vector<size_t> items_done;        // per thread: items it ran in the current timed job
+    std::unique_ptr<ClaimRange[]> ranges;  // per thread: what is left of its chunk (timed jobs)
+    std::atomic<uint64_t> generation{0};   // bumped (after fn and bounds are set) to start a job
+    std::atomic<size_t> pending{0};        // worker chunks of the current job not yet finished
+    std::atomic<size_t> sleepers{0};       // workers blocked (or about to block) on work_cv
     std::atomic<bool> stop{false};
 
-    // Runs chunk `i` of the current job (if not empty), timing it for a balanced job.
+    // Runs chunk `i` of the current job (if not empty); a balanced job's through run_claiming.
     void run_chunk(size_t i) {
+        if (timed) {
+            run_claiming(i);
+            return;
+        }
         const size_t b = bounds[i], e = bounds[i + 1];
         if (b < e)
             (*fn)(b, e, i);
-        if (timed)
-            seconds[i] = std::chrono::duration<double>(Clock::now() - start).count();
+    }
+
+    // Thread i's part of a balanced job: its own chunk front to back, in pieces of a quarter of
+    // what is left (so the stream stays one range), then, while another thread still has items
+    // not yet claimed, half of those from the far end of the largest such range. A thread that
+    // runs slow in this call (preempted, or a slower core) thus hands its tail to the others
+    // instead of making them wait at the barrier. Records the items run and the end time.
+    void run_claiming(size_t i) {
+        size_t done = 0;
+        for (;;) {
+            uint64_t w = ranges[i].word.load(std::memory_order_acquire);
+            const size_t lo = range_lo(w), hi = range_hi(w);
+            if (lo >= hi)
+                break;
+            const size_t e = lo + std::max<size_t>(1, (hi - lo) / 4);
+            if (!ranges[i].word.compare_exchange_weak(w, pack_range(e, hi),
+                                                      std::memory_order_acq_rel))
+                continue;
+            (*fn)(lo, e, i);
+            done += e - lo;
+        }
+        for (;;) {
+            size_t victim = n_threads, most = 0;
+            for (size_t j = 0; j < n_threads; ++j) {
+                const uint64_t w = ranges[j].word.load(std::memory_order_acquire);
+                const size_t left = range_hi(w) - std::min(range_lo(w), range_hi(w));
+                if (j != i && left > most) {
+                    most = left;
+                    victim = j;
+                }
+            }
+            if (victim == n_threads)
+                break;
+            uint64_t w = ranges[victim].word.load(std::memory_order_acquire);
+            const size_t lo = range_lo(w), hi = range_hi(w);
+            if (lo >= hi)
+                continue;
+            const size_t b = hi - std::max<size_t>(1, (hi - lo) / 2);
+            if (!ranges[victim].word.compare_exchange_weak(w, pack_range(lo, b),
+                                                           std::memory_order_acq_rel))
+                continue;
+            (*fn)(b, hi, i);
+            done += hi - b;
+        }
+        items_done[i] = done;
+        seconds[i] = std::chrono::duration<double>(Clock::now() - start).count();
     }
 
     void run(size_t n, const std::function<void(size_t, size_t, size_t)>& f, bool balanced);
@@ -109,6 +175,8 @@ ThreadPool::ThreadPool(size_t n_threads) : impl_(std::make_unique<Impl>()) {
     impl_->bounds.assign(impl_->n_threads + 1, 0);
     impl_->seconds.assign(impl_->n_threads, 0.0);
     impl_->weights.assign(impl_->n_threads, 1.0);
+    impl_->items_done.assign(impl_->n_threads, 0);
+    impl_->ranges = std::make_unique<ClaimRange[]>(impl_->n_threads);
     for (size_t i = 1; i < impl_->n_threads; ++i) {
         impl_->workers.emplace_back([this, i] { impl_->worker_loop(i); });
     }
@@ -148,7 +216,10 @@ void ThreadPool::Impl::run(size_t n_items, const std::function<void(size_t, size
     MISTRAL_CHECK(pending.load(std::memory_order_acquire) == 0, "parallel_for is not reentrant");
     fn = &f;
     if (balanced) {
+        MISTRAL_CHECK(n_items <= 0xffffffffu, "a balanced loop has at most 2^32 - 1 items");
         split_by_weights(weights, n_items, bounds);
+        for (size_t i = 0; i < n_threads; ++i)
+            ranges[i].word.store(pack_range(bounds[i], bounds[i + 1]), std::memory_order_relaxed);
     } else {
         for (size_t i = 0; i <= n_threads; ++i)
             bounds[i] = n_items * i / n_threads;
@@ -169,13 +240,8 @@ void ThreadPool::Impl::run(size_t n_items, const std::function<void(size_t, size
         else
             std::this_thread::yield();
     }
-    if (timed) {
-        std::vector<size_t>& items = scratch_items;
-        items.resize(n_threads);
-        for (size_t i = 0; i < n_threads; ++i)
-            items[i] = bounds[i + 1] - bounds[i];
-        rebalance_weights(weights, items, seconds);
-    }
+    if (timed)
+        rebalance_weights(weights, items_done, seconds);
 }
 
 void split_by_weights(std::span<const double> weights, size_t n, std::span<size_t> bounds) {

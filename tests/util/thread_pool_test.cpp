@@ -1,4 +1,6 @@
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -7,8 +9,8 @@
 namespace mistral {
 namespace {
 
-// One parallel loop over [0, n): every index exactly once, at most one (non-empty, contiguous)
-// chunk per thread.
+// One parallel loop over [0, n): every index exactly once; for the even loop, at most one
+// (non-empty, contiguous) chunk per thread.
 void expect_covers_once(ThreadPool& pool, size_t n, bool balanced) {
     const size_t threads = pool.size();
     std::vector<std::atomic<int>> hits(n);
@@ -26,7 +28,7 @@ void expect_covers_once(ThreadPool& pool, size_t n, bool balanced) {
         pool.parallel_for(n, body);
     for (size_t i = 0; i < n; ++i)
         EXPECT_EQ(hits[i].load(), 1) << "n=" << n << " i=" << i << " balanced=" << balanced;
-    for (size_t t = 0; t < threads; ++t)
+    for (size_t t = 0; t < threads && !balanced; ++t)
         EXPECT_LE(used[t].load(), 1);  // one chunk per thread
 }
 
@@ -61,6 +63,26 @@ TEST(ThreadPool, BalancedCoversEveryIndexOnce) {
                 expect_covers_once(pool, n, true);
         }
     }
+}
+
+TEST(ThreadPool, BalancedHandsASlowThreadsTailToTheOthers) {
+    // Thread 1 takes 2 ms per item, thread 0 no time: in a fresh pool (an even split, 32 items
+    // each) thread 0 runs its own half and then most of thread 1's, and every item runs once.
+    ThreadPool pool(2);
+    std::vector<std::atomic<int>> hits(64);
+    std::atomic<size_t> by_thread0{0};
+    pool.parallel_for_balanced(64, [&](size_t b, size_t e, size_t t) {
+        for (size_t i = b; i < e; ++i) {
+            hits[i]++;
+            if (t == 1)
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+        if (t == 0)
+            by_thread0 += e - b;
+    });
+    for (size_t i = 0; i < hits.size(); ++i)
+        EXPECT_EQ(hits[i].load(), 1) << i;
+    EXPECT_GT(by_thread0.load(), 40u);
 }
 
 TEST(ThreadPool, SplitByWeights) {
