@@ -66,7 +66,7 @@ TEST(ThreadPool, BalancedCoversEveryIndexOnce) {
 }
 
 TEST(ThreadPool, BalancedHandsASlowThreadsTailToTheOthers) {
-    // Thread 1 takes 2 ms per item, thread 0 no time: in a fresh pool (an even split, 32 items
+    // Thread 1 takes 5 ms per item, thread 0 no time: in a fresh pool (an even split, 32 items
     // each) thread 0 runs its own half and then most of thread 1's, and every item runs once.
     ThreadPool pool(2);
     std::vector<std::atomic<int>> hits(64);
@@ -75,7 +75,7 @@ TEST(ThreadPool, BalancedHandsASlowThreadsTailToTheOthers) {
         for (size_t i = b; i < e; ++i) {
             hits[i]++;
             if (t == 1)
-                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
         if (t == 0)
             by_thread0 += e - b;
