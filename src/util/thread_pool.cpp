@@ -59,6 +59,23 @@ size_t range_hi(uint64_t w) {
     return static_cast<size_t>(w >> 32);
 }
 
+// Claims max(1, left / divisor) of the items left in r, from its front or its back, as [b, e).
+// False once r is empty. lo <= hi always holds: every claim moves one end towards the other.
+bool claim(ClaimRange& r, bool front, size_t divisor, size_t& b, size_t& e) {
+    uint64_t w = r.word.load(std::memory_order_acquire);
+    for (;;) {
+        const size_t lo = range_lo(w), hi = range_hi(w);
+        if (lo >= hi)
+            return false;
+        const size_t k = std::max<size_t>(1, (hi - lo) / divisor);
+        b = front ? lo : hi - k;
+        e = front ? lo + k : hi;
+        if (r.word.compare_exchange_weak(w, front ? pack_range(e, hi) : pack_range(lo, b),
+                                         std::memory_order_acq_rel))
+            return true;
+    }
+}
+
 }  // namespace
 
 struct ThreadPool::Impl {
@@ -96,41 +113,26 @@ struct ThreadPool::Impl {
     // runs slow in this call (preempted, or a slower core) thus hands its tail to the others
     // instead of making them wait at the barrier. Records the items run and the end time.
     void run_claiming(size_t i) {
-        size_t done = 0;
-        for (;;) {
-            uint64_t w = ranges[i].word.load(std::memory_order_acquire);
-            const size_t lo = range_lo(w), hi = range_hi(w);
-            if (lo >= hi)
-                break;
-            const size_t e = lo + std::max<size_t>(1, (hi - lo) / 4);
-            if (!ranges[i].word.compare_exchange_weak(w, pack_range(e, hi),
-                                                      std::memory_order_acq_rel))
-                continue;
-            (*fn)(lo, e, i);
-            done += e - lo;
+        size_t done = 0, b = 0, e = 0;
+        while (claim(ranges[i], true, 4, b, e)) {
+            (*fn)(b, e, i);
+            done += e - b;
         }
         for (;;) {
             size_t victim = n_threads, most = 0;
             for (size_t j = 0; j < n_threads; ++j) {
                 const uint64_t w = ranges[j].word.load(std::memory_order_acquire);
-                const size_t left = range_hi(w) - std::min(range_lo(w), range_hi(w));
-                if (j != i && left > most) {
-                    most = left;
+                if (j != i && range_hi(w) - range_lo(w) > most) {
+                    most = range_hi(w) - range_lo(w);
                     victim = j;
                 }
             }
             if (victim == n_threads)
                 break;
-            uint64_t w = ranges[victim].word.load(std::memory_order_acquire);
-            const size_t lo = range_lo(w), hi = range_hi(w);
-            if (lo >= hi)
-                continue;
-            const size_t b = hi - std::max<size_t>(1, (hi - lo) / 2);
-            if (!ranges[victim].word.compare_exchange_weak(w, pack_range(lo, b),
-                                                           std::memory_order_acq_rel))
-                continue;
-            (*fn)(b, hi, i);
-            done += hi - b;
+            if (claim(ranges[victim], false, 2, b, e)) {
+                (*fn)(b, e, i);
+                done += e - b;
+            }
         }
         items_done[i] = done;
         seconds[i] = std::chrono::duration<double>(Clock::now() - start).count();
