@@ -902,10 +902,45 @@ void tile_x16_tail(int tt, const std::byte* g0, size_t nb, const BlockQ8_0* xq, 
     }
 }
 
+// Decode: one block of two groups (gp, gq) at once, each into its own sums (the T = 1 tile's
+// arithmetic, twice).
+template <class P>
+void pair_x16_t1(const std::byte* gp, const std::byte* gq, size_t nb, const BlockQ8_0* xq,
+                 const ActX16* ax, float* yp, float* yq) {
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    const std::byte* g[2] = {gp, gq};
+    for (size_t k = 0; k < nb; ++k) {
+        const BlockQ8_0& x = xq[k];
+        const __m512 d = _mm512_set1_ps(ax[k].d);
+        for (int s = 0; s < 2; ++s) {
+            const std::byte* p = g[s] + k * P::kBlockBytes;
+            const __m512 dw =
+                    _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+            __m512i w[8];
+            P::unpack(p, w);
+            __m512i sum = _mm512_set1_epi32(ax[k].bias);
+            for (int j = 0; j < 8; ++j)
+                sum = _mm512_dpbusd_epi32(sum, w[j], bcast4(x.qs + 4 * j));
+            acc[s] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(dw, d), acc[s]);
+        }
+    }
+    _mm512_storeu_ps(yp, acc[0]);
+    _mm512_storeu_ps(yq, acc[1]);
+}
+
 template <class P>
 void matmul_x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     const size_t nb = a.n / kQBlock, ldy = w.rows;
     const ActX16* ax = prepare_x16(a, P::kOffset);
+    if (a.T == 1) {
+        for_whole_x16_group_pairs(
+                w, a, y, r0, r1,
+                [&](const std::byte* gp, float* yp, const std::byte* gq, float* yq) {
+                    pair_x16_t1<P>(gp, gq, nb, a.xq, ax, yp, yq);
+                },
+                [&](const std::byte* gp, float* yg) { tile_x16<P, 1>(gp, nb, a.xq, ax, yg, ldy); });
+        return;
+    }
     for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
         size_t t = 0;
         for (; t + kX16Tok <= a.T; t += kX16Tok)

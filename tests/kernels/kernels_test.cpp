@@ -285,6 +285,11 @@ TEST_P(SimdMatmul, AwkwardShapesMatchReference) {
         }
         check_matmul(*k, type, 112, 16, 96, 127 * kQBlock, 70, rng);
         check_matmul(*k, type, 48, 0, 48, 130 * kQBlock, 62, rng);
+        // Decode walks the whole groups of its range as two streams (group i of the first half
+        // with group i of the second, the last one alone when their number is odd).
+        check_matmul(*k, type, 112, 0, 112, 127 * kQBlock, 1, rng);
+        check_matmul(*k, type, 112, 19, 109, 40 * kQBlock, 1, rng);
+        check_matmul(*k, type, 80, 16, 80, 3 * kQBlock, 1, rng);
         for (size_t T : {size_t{1}, size_t{7}}) {
             check_matmul(*k, type, 48, 3, 45, 40 * kQBlock, T, rng);
             check_matmul(*k, type, 32, 5, 12, 3 * kQBlock, T, rng);
