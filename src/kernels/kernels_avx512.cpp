@@ -816,10 +816,55 @@ void group_f16x16_t1(const std::byte* g, const float* x, size_t n, float* y) {
         y[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
+// Two groups at once, chunk by chunk: the two-stream walk (for_whole_x16_group_pairs; +16-20% f16
+// tg, docs/BENCHMARKS.md session 12). 32 row sums, so the compiler keeps some of them in L1: a
+// memory-bound loop does not notice.
+void pair_f16x16_t1(const std::byte* ga, const std::byte* gb, const float* x, size_t n, float* ya,
+                    float* yb) {
+    constexpr size_t kSet = 4;
+    __m512 acc[2][kX16Rows];
+    for (int s = 0; s < 2; ++s)
+        for (size_t r = 0; r < kX16Rows; ++r)
+            acc[s][r] = _mm512_setzero_ps();
+    const std::byte* g[2] = {ga, gb};
+    for (size_t k = 0; k < n; k += kF16x16Cols) {
+        const __m512 xv[4] = {_mm512_loadu_ps(x + k), _mm512_loadu_ps(x + k + 16),
+                              _mm512_loadu_ps(x + k + 32), _mm512_loadu_ps(x + k + 48)};
+        for (int st = 0; st < 2; ++st) {
+            const std::byte* gk = g[st] + (k / kF16x16Cols) * kF16x16ChunkBytes;
+#pragma GCC unroll 4
+            for (size_t r = 0; r < kX16Rows; r += kSet) {
+                const auto* q = reinterpret_cast<const __m256i*>(gk + r * 2 * kF16x16Cols);
+                __m512 s[kSet];
+#pragma GCC unroll 4
+                for (size_t i = 0; i < kSet; ++i)
+                    s[i] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q + 4 * i)), xv[0]);
+#pragma GCC unroll 3
+                for (size_t j = 1; j < 4; ++j) {
+#pragma GCC unroll 4
+                    for (size_t i = 0; i < kSet; ++i)
+                        s[i] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q + 4 * i + j)),
+                                               xv[j], s[i]);
+                }
+#pragma GCC unroll 4
+                for (size_t i = 0; i < kSet; ++i)
+                    acc[st][r + i] = _mm512_add_ps(acc[st][r + i], s[i]);
+            }
+        }
+    }
+    for (size_t r = 0; r < kX16Rows; ++r) {
+        ya[r] = _mm512_reduce_add_ps(acc[0][r]);
+        yb[r] = _mm512_reduce_add_ps(acc[1][r]);
+    }
+}
+
 void matmul_f16x16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
-    for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
-        group_f16x16_t1(gp, a.x, a.n, yg);
-    });
+    for_whole_x16_group_pairs(
+            w, a, y, r0, r1,
+            [&](const std::byte* gp, float* yp, const std::byte* gq, float* yq) {
+                pair_f16x16_t1(gp, gq, a.x, a.n, yp, yq);
+            },
+            [&](const std::byte* gp, float* yg) { group_f16x16_t1(gp, a.x, a.n, yg); });
 }
 
 // ---- q4_0x16 / q8_0x16: 16 rows per lane set (decode and prefill) --------------------------

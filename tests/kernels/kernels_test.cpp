@@ -274,6 +274,10 @@ TEST_P(SimdMatmul, AwkwardShapesMatchReference) {
             check_matmul(*k, type, 32, 5, 12, 128, T, rng);
         }
         check_matmul(*k, type, 48, 0, 48, 4160, 1, rng);
+        // Decode's two streams: groups in pairs from the two halves, an odd last one alone.
+        check_matmul(*k, type, 112, 0, 112, 640, 1, rng);
+        check_matmul(*k, type, 112, 19, 109, 320, 1, rng);
+        check_matmul(*k, type, 80, 16, 80, 128, 1, rng);
         check_matmul(*k, type, 32, 0, 32, 4160, 125, rng);
         check_matmul(*k, type, 176, 5, 171, 832, 200, rng);
     } else if (is_interleaved(type)) {
