@@ -477,6 +477,7 @@ void group_f16x16_t1(const std::byte* g, const float* x, size_t n, float* y) {
 }
 
 void matmul_f16x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
+    // One stream: two, as the avx512 table walks them, ran 1-8% slower here (BENCHMARKS, s. 12).
     if (a.T == 1) {
         for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
             group_f16x16_t1(gp, a.x, a.n, yg);
@@ -628,10 +629,48 @@ void tile_x16(const std::byte* g0, size_t h, size_t nb, const BlockQ8_0* xq, con
 
 constexpr int kX16Tok = 3;  // tokens per tile: 3 accumulators + 8 weight ymm + temporaries
 
+// Decode: rows 8h..8h+7 of two groups (gp, gq) x 1 token, block by block: the two-stream walk
+// (for_whole_x16_group_pairs), each group's arithmetic as in tile_x16<P, 1>: +1-4% q4_0 tg on
+// the session 12 machine with this table forced (the avx512 table gains more).
+template <class P>
+void pair_x16_t1(const std::byte* gp, const std::byte* gq, size_t h, size_t nb, const BlockQ8_0* xq,
+                 const ActX16* ax, float* yp, float* yq) {
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    const std::byte* g[2] = {gp, gq};
+    for (size_t k = 0; k < nb; ++k) {
+        const ActX16& s = ax[k];
+        for (int st = 0; st < 2; ++st) {
+            const std::byte* p = g[st] + k * P::kBlockBytes;
+            const __m256 dw =
+                    _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
+            __m256i w[8];
+            P::unpack(p, h, w);
+            const __m256i sum = _mm256_add_epi32(P::dot(w, xq[k].qs), _mm256_set1_epi32(s.bias));
+            acc[st] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum),
+                                      _mm256_mul_ps(dw, _mm256_set1_ps(s.d)), acc[st]);
+        }
+    }
+    _mm256_storeu_ps(yp, acc[0]);
+    _mm256_storeu_ps(yq, acc[1]);
+}
+
 template <class P>
 void matmul_x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     const size_t nb = a.n / kQBlock, ldy = w.rows;
     const ActX16* ax = prepare_x16(a, P::kOffset);
+    if (a.T == 1) {
+        for_whole_x16_group_pairs(
+                w, a, y, r0, r1,
+                [&](const std::byte* gp, float* yp, const std::byte* gq, float* yq) {
+                    for (size_t h = 0; h < 2; ++h)
+                        pair_x16_t1<P>(gp, gq, h, nb, a.xq, ax, yp + 8 * h, yq + 8 * h);
+                },
+                [&](const std::byte* gp, float* yg) {
+                    for (size_t h = 0; h < 2; ++h)
+                        tile_x16<P, 1>(gp, h, nb, a.xq, ax, yg + 8 * h, ldy);
+                });
+        return;
+    }
     for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
         for (size_t h = 0; h < 2; ++h) {  // rows 0-7, then 8-15
             float* yh = yg + 8 * h;
