@@ -818,7 +818,9 @@ void group_f16x16_t1(const std::byte* g, const float* x, size_t n, float* y) {
 
 // Two groups at once, chunk by chunk: the two-stream walk (for_whole_x16_group_pairs; +16-20% f16
 // tg, docs/BENCHMARKS.md session 12). 32 row sums, so the compiler keeps some of them in L1: a
-// memory-bound loop does not notice.
+// memory-bound loop does not notice. The chunk's arithmetic repeats group_f16x16_t1's on
+// purpose: with it in a shared inline function taking the sums by reference, GCC 12 compiled
+// this loop differently and the gain was gone (per token: 2.75 vs 2.83 t/s one stream).
 void pair_f16x16_t1(const std::byte* ga, const std::byte* gb, const float* x, size_t n, float* ya,
                     float* yb) {
     constexpr size_t kSet = 4;

@@ -47,9 +47,9 @@ void for_whole_x16_groups(const TensorView& w, const ActBatch& a, float* y, size
 // The same groups as two streams, for decode: pair(gp, yg, gq, yq) on group i of the first half
 // of the range together with group i of the second half, then group(gp, yg) on the last one when
 // their number is odd. A kernel that walks both groups block by block reads two streams half
-// the range apart, and the hardware prefetchers keep more of two streams in flight than of one:
-// q4_0x16 decode +4-8% in the host's fast phases, level in slow ones (docs/BENCHMARKS.md,
-// session 12; two adjacent groups instead lost 7%).
+// the range apart, and the hardware prefetchers seem to keep more of two streams in flight than
+// of one: avx512 decode +9% q4_0x16, +6% q8_0x16, +16-20% f16x16 in the host's fast phases, level
+// in slow ones (docs/BENCHMARKS.md, session 12; two adjacent groups instead lost 7%).
 template <class Pair, class Group>
 void for_whole_x16_group_pairs(const TensorView& w, const ActBatch& a, float* y, size_t r0,
                                size_t r1, Pair&& pair, Group&& group) {
