@@ -629,14 +629,14 @@ void tile_x16(const std::byte* g0, size_t h, size_t nb, const BlockQ8_0* xq, con
 
 constexpr int kX16Tok = 3;  // tokens per tile: 3 accumulators + 8 weight ymm + temporaries
 
-// Decode: rows 8h..8h+7 of two groups (gp, gq) x 1 token, block by block: the two-stream walk
-// (for_whole_x16_group_pairs), each group's arithmetic as in tile_x16<P, 1>: +1-4% q4_0 tg on
-// the session 12 machine with this table forced (the avx512 table gains more).
+// Decode: rows 8h..8h+7 of two groups (g[0], g[1]) x 1 token, block by block: two streams
+// (for_whole_x16_group_streams<2>), each group's arithmetic as in tile_x16<P, 1>: +1-4% q4_0 tg on
+// the session 12 machine with this table forced (the avx512 table gains more). Three streams
+// measured level with two, four 25% slower (session 13; 16 ymm registers).
 template <class P>
-void pair_x16_t1(const std::byte* gp, const std::byte* gq, size_t h, size_t nb, const BlockQ8_0* xq,
-                 const ActX16* ax, float* yp, float* yq) {
+void pair_x16_t1(const std::byte* const (&g)[2], size_t h, size_t nb, const BlockQ8_0* xq,
+                 const ActX16* ax, float* const (&y)[2]) {
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    const std::byte* g[2] = {gp, gq};
     for (size_t k = 0; k < nb; ++k) {
         const ActX16& s = ax[k];
         for (int st = 0; st < 2; ++st) {
@@ -650,8 +650,8 @@ void pair_x16_t1(const std::byte* gp, const std::byte* gq, size_t h, size_t nb, 
                                       _mm256_mul_ps(dw, _mm256_set1_ps(s.d)), acc[st]);
         }
     }
-    _mm256_storeu_ps(yp, acc[0]);
-    _mm256_storeu_ps(yq, acc[1]);
+    _mm256_storeu_ps(y[0] + 8 * h, acc[0]);
+    _mm256_storeu_ps(y[1] + 8 * h, acc[1]);
 }
 
 template <class P>
@@ -659,11 +659,11 @@ void matmul_x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, siz
     const size_t nb = a.n / kQBlock, ldy = w.rows;
     const ActX16* ax = prepare_x16(a, P::kOffset);
     if (a.T == 1) {
-        for_whole_x16_group_pairs(
+        for_whole_x16_group_streams<2>(
                 w, a, y, r0, r1,
-                [&](const std::byte* gp, float* yp, const std::byte* gq, float* yq) {
+                [&](const std::byte* const(&g)[2], float* const(&yg)[2]) {
                     for (size_t h = 0; h < 2; ++h)
-                        pair_x16_t1<P>(gp, gq, h, nb, a.xq, ax, yp + 8 * h, yq + 8 * h);
+                        pair_x16_t1<P>(g, h, nb, a.xq, ax, yg);
                 },
                 [&](const std::byte* gp, float* yg) {
                     for (size_t h = 0; h < 2; ++h)

@@ -816,19 +816,19 @@ void group_f16x16_t1(const std::byte* g, const float* x, size_t n, float* y) {
         y[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
-// Two groups at once, chunk by chunk: the two-stream walk (for_whole_x16_group_pairs; +16-20% f16
-// tg, docs/BENCHMARKS.md session 12). 32 row sums, so the compiler keeps some of them in L1: a
-// memory-bound loop does not notice. The chunk's arithmetic repeats group_f16x16_t1's on
-// purpose: with it in a shared inline function taking the sums by reference, GCC 12 compiled
-// this loop differently and the gain was gone (per token: 2.75 vs 2.83 t/s one stream).
-void pair_f16x16_t1(const std::byte* ga, const std::byte* gb, const float* x, size_t n, float* ya,
-                    float* yb) {
+// Two groups at once, chunk by chunk: two streams (for_whole_x16_group_streams<2>; +16-20% f16
+// tg, docs/BENCHMARKS.md session 12; four lost 25%, their 64 row sums spilling). 32 row sums, so
+// the compiler keeps some of them in L1: a memory-bound loop does not notice. The chunk's
+// arithmetic repeats group_f16x16_t1's on purpose: with it in a shared inline function taking the
+// sums by reference, GCC 12 compiled this loop differently and the gain was gone (per token: 2.75
+// vs 2.83 t/s one stream).
+void pair_f16x16_t1(const std::byte* const (&g)[2], const float* x, size_t n,
+                    float* const (&y)[2]) {
     constexpr size_t kSet = 4;
     __m512 acc[2][kX16Rows];
     for (int s = 0; s < 2; ++s)
         for (size_t r = 0; r < kX16Rows; ++r)
             acc[s][r] = _mm512_setzero_ps();
-    const std::byte* g[2] = {ga, gb};
     for (size_t k = 0; k < n; k += kF16x16Cols) {
         const __m512 xv[4] = {_mm512_loadu_ps(x + k), _mm512_loadu_ps(x + k + 16),
                               _mm512_loadu_ps(x + k + 32), _mm512_loadu_ps(x + k + 48)};
@@ -855,16 +855,16 @@ void pair_f16x16_t1(const std::byte* ga, const std::byte* gb, const float* x, si
         }
     }
     for (size_t r = 0; r < kX16Rows; ++r) {
-        ya[r] = _mm512_reduce_add_ps(acc[0][r]);
-        yb[r] = _mm512_reduce_add_ps(acc[1][r]);
+        y[0][r] = _mm512_reduce_add_ps(acc[0][r]);
+        y[1][r] = _mm512_reduce_add_ps(acc[1][r]);
     }
 }
 
 void matmul_f16x16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
-    for_whole_x16_group_pairs(
+    for_whole_x16_group_streams<2>(
             w, a, y, r0, r1,
-            [&](const std::byte* gp, float* yp, const std::byte* gq, float* yq) {
-                pair_f16x16_t1(gp, gq, a.x, a.n, yp, yq);
+            [&](const std::byte* const(&g)[2], float* const(&yg)[2]) {
+                pair_f16x16_t1(g, a.x, a.n, yg);
             },
             [&](const std::byte* gp, float* yg) { group_f16x16_t1(gp, a.x, a.n, yg); });
 }
@@ -949,17 +949,18 @@ void tile_x16_tail(int tt, const std::byte* g0, size_t nb, const BlockQ8_0* xq, 
     }
 }
 
-// Decode: one block of two groups (gp, gq) at once, each into its own sums (the T = 1 tile's
-// arithmetic, twice).
-template <class P>
-void pair_x16_t1(const std::byte* gp, const std::byte* gq, size_t nb, const BlockQ8_0* xq,
-                 const ActX16* ax, float* yp, float* yq) {
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    const std::byte* g[2] = {gp, gq};
+// Decode: one block of S groups at once (g[s], S streams), each into its own sums (the T = 1
+// tile's arithmetic, S times; the 8 activation broadcasts of a block serve every stream).
+template <class P, size_t S>
+void streams_x16_t1(const std::byte* const (&g)[S], size_t nb, const BlockQ8_0* xq,
+                    const ActX16* ax, float* const (&y)[S]) {
+    __m512 acc[S];
+    for (size_t s = 0; s < S; ++s)
+        acc[s] = _mm512_setzero_ps();
     for (size_t k = 0; k < nb; ++k) {
         const BlockQ8_0& x = xq[k];
         const __m512 d = _mm512_set1_ps(ax[k].d);
-        for (int s = 0; s < 2; ++s) {
+        for (size_t s = 0; s < S; ++s) {
             const std::byte* p = g[s] + k * P::kBlockBytes;
             const __m512 dw =
                     _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
@@ -971,19 +972,23 @@ void pair_x16_t1(const std::byte* gp, const std::byte* gq, size_t nb, const Bloc
             acc[s] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(dw, d), acc[s]);
         }
     }
-    _mm512_storeu_ps(yp, acc[0]);
-    _mm512_storeu_ps(yq, acc[1]);
+    for (size_t s = 0; s < S; ++s)
+        _mm512_storeu_ps(y[s], acc[s]);
 }
+
+// Decode streams per thread (for_whole_x16_group_streams): four, measured best (two: 10-20% fewer
+// q4_0 tokens/s, five or more: 25-30% fewer).
+constexpr size_t kX16Streams = 4;
 
 template <class P>
 void matmul_x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     const size_t nb = a.n / kQBlock, ldy = w.rows;
     const ActX16* ax = prepare_x16(a, P::kOffset);
     if (a.T == 1) {
-        for_whole_x16_group_pairs(
+        for_whole_x16_group_streams<kX16Streams>(
                 w, a, y, r0, r1,
-                [&](const std::byte* gp, float* yp, const std::byte* gq, float* yq) {
-                    pair_x16_t1<P>(gp, gq, nb, a.xq, ax, yp, yq);
+                [&](const std::byte* const(&g)[kX16Streams], float* const(&yg)[kX16Streams]) {
+                    streams_x16_t1<P, kX16Streams>(g, nb, a.xq, ax, yg);
                 },
                 [&](const std::byte* gp, float* yg) { tile_x16<P, 1>(gp, nb, a.xq, ax, yg, ldy); });
         return;

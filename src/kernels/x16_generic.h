@@ -44,25 +44,34 @@ void for_whole_x16_groups(const TensorView& w, const ActBatch& a, float* y, size
         group(w.data + g * kX16Rows * w.row_bytes, y + g * kX16Rows);
 }
 
-// The same groups as two streams, for decode: pair(gp, yg, gq, yq) on group i of the first half
-// of the range together with group i of the second half, then group(gp, yg) on the last one when
-// their number is odd. A kernel that walks both groups block by block reads two streams half
-// the range apart, and the hardware prefetchers seem to keep more of two streams in flight than
-// of one: avx512 decode +9% q4_0x16, +6% q8_0x16, +16-20% f16x16 in the host's fast phases, level
-// in slow ones (docs/BENCHMARKS.md, session 12; two adjacent groups instead lost 7%).
-template <class Pair, class Group>
-void for_whole_x16_group_pairs(const TensorView& w, const ActBatch& a, float* y, size_t r0,
-                               size_t r1, Pair&& pair, Group&& group) {
+// The same groups as S streams, for decode: the range's whole groups cut into S equal parts,
+// streams(g, yg) on group i of every part at once (g[s], yg[s]: part s), then group(gp, yg) on
+// each of the fewer than S groups left over. A kernel that walks its S groups block by block reads
+// S streams a part apart, and the hardware prefetchers keep more of several streams in flight
+// than of one. Measured per token (avx512; docs/BENCHMARKS.md, sessions 12 and 13): against one
+// stream, two gained 9% q4_0x16, 6% q8_0x16, 16-20% f16x16 in the host's fast phases (level in
+// slow ones); against two, four gained 10-20% q4_0x16 and 2-7% q8_0x16 but lost 25% f16x16
+// (16 row sums per group: 64 would not fit the registers), and five or more lost 25-30% q4_0x16.
+// Two adjacent groups instead of two parts lost 7%.
+template <size_t S, class Streams, class Group>
+void for_whole_x16_group_streams(const TensorView& w, const ActBatch& a, float* y, size_t r0,
+                                 size_t r1, Streams&& streams, Group&& group) {
+    static_assert(S >= 2);
     size_t g0 = 0, g1 = 0;
     if (!whole_x16_groups(w, a, y, r0, r1, &g0, &g1))
         return;
-    const size_t half = (g1 - g0) / 2, gb = kX16Rows * w.row_bytes;
-    for (size_t g = g0; g < g0 + half; ++g) {
-        pair(w.data + g * gb, y + g * kX16Rows, w.data + (g + half) * gb,
-             y + (g + half) * kX16Rows);
+    const size_t part = (g1 - g0) / S, gb = kX16Rows * w.row_bytes;
+    for (size_t g = g0; g < g0 + part; ++g) {
+        const std::byte* gs[S];
+        float* ys[S];
+        for (size_t s = 0; s < S; ++s) {
+            gs[s] = w.data + (g + s * part) * gb;
+            ys[s] = y + (g + s * part) * kX16Rows;
+        }
+        streams(gs, ys);
     }
-    if ((g1 - g0) % 2 != 0)
-        group(w.data + (g1 - 1) * gb, y + (g1 - 1) * kX16Rows);
+    for (size_t g = g0 + S * part; g < g1; ++g)
+        group(w.data + g * gb, y + g * kX16Rows);
 }
 
 // Per token and block: the activation scale and -offset x (sum of the 32 values), so that

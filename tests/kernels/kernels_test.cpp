@@ -274,8 +274,10 @@ TEST_P(SimdMatmul, AwkwardShapesMatchReference) {
             check_matmul(*k, type, 32, 5, 12, 128, T, rng);
         }
         check_matmul(*k, type, 48, 0, 48, 4160, 1, rng);
-        // Decode's two streams: groups in pairs from the two halves, an odd last one alone.
+        // Decode's streams (two here; kernels may use more): group i of each equal part of the
+        // range together, the groups left over alone (7, 4 and 11 groups).
         check_matmul(*k, type, 112, 0, 112, 640, 1, rng);
+        check_matmul(*k, type, 176, 0, 176, 192, 1, rng);
         check_matmul(*k, type, 112, 19, 109, 320, 1, rng);
         check_matmul(*k, type, 80, 16, 80, 128, 1, rng);
         check_matmul(*k, type, 32, 0, 32, 4160, 125, rng);
@@ -289,9 +291,11 @@ TEST_P(SimdMatmul, AwkwardShapesMatchReference) {
         }
         check_matmul(*k, type, 112, 16, 96, 127 * kQBlock, 70, rng);
         check_matmul(*k, type, 48, 0, 48, 130 * kQBlock, 62, rng);
-        // Decode walks the whole groups of its range as two streams (group i of the first half
-        // with group i of the second, the last one alone when their number is odd).
+        // Decode walks the whole groups of its range as S streams (group i of each of S equal
+        // parts together, the fewer than S left over alone): 7, 4, 11 and 9 groups.
         check_matmul(*k, type, 112, 0, 112, 127 * kQBlock, 1, rng);
+        check_matmul(*k, type, 176, 0, 176, 5 * kQBlock, 1, rng);
+        check_matmul(*k, type, 160, 16, 160, 9 * kQBlock, 1, rng);
         check_matmul(*k, type, 112, 19, 109, 40 * kQBlock, 1, rng);
         check_matmul(*k, type, 80, 16, 80, 3 * kQBlock, 1, rng);
         for (size_t T : {size_t{1}, size_t{7}}) {
