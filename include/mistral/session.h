@@ -72,6 +72,10 @@ public:
     // than n positions.
     void fill_cache_randomly(int64_t n, uint64_t seed);
     void reset() { pos_ = 0; }
+    // Forgets positions n.. (the next token goes to n) when every position before n is still
+    // cached: n == pos(), n == 0, or 0 < n < pos() while no slot has been reused (pos() <=
+    // capacity()). Returns false, changing nothing, otherwise (the caller starts over).
+    bool rewind(int64_t n);
     // Positions the cache holds; true if it rolls (sliding window, capacity >= window).
     int64_t capacity() const;
     bool rolling() const;

@@ -2,7 +2,8 @@
 // chat.h). Interactive on a terminal (REPL with commands), one turn per line when piped, or a
 // whole conversation from a JSON file. The KV cache is kept across turns: each turn prefills only
 // its own new tokens, except where the template moves the system prompt to the newest user turn
-// (V3): then the conversation is encoded again and prefilled from its start.
+// (V3): then the conversation is encoded again and prefilled from where it first differs from
+// the cached tokens (from its start once a sliding-window cache has reused a slot).
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
@@ -62,6 +63,7 @@ public:
 
     void reset() {
         session_.reset();
+        cached_.clear();
         messages_.clear();
         pending_.clear();
     }
@@ -120,13 +122,24 @@ public:
             ids = drop_oldest_turns(user);
         }
         const int64_t cached = session_.pos();
+        std::vector<TokenId> held = std::move(cached_);
         sigint_flag().store(false);
+        cached_.clear();  // unknown until generate returns (it may throw halfway)
         const GenerateResult r = generate(session_, sampler_, lm_.tokenizer.get(), ids, go_,
                                           [&](TokenId, std::string_view text) {
                                               if (stream)
                                                   write_stdout(text);
                                               return !sigint_flag().load();
                                           });
+        // The session holds the prompt and every sampled id but the last (generate.h).
+        if (static_cast<int64_t>(held.size()) == cached &&
+            session_.pos() == cached + static_cast<int64_t>(ids.size() + r.ids.size()) -
+                                      (r.ids.empty() ? 0 : 1)) {
+            cached_ = std::move(held);
+            cached_.insert(cached_.end(), ids.begin(), ids.end());
+            if (!r.ids.empty())
+                cached_.insert(cached_.end(), r.ids.begin(), r.ids.end() - 1);
+        }
         // The assistant turn ends with EOS in the template; the last sampled id was not fed.
         pending_.clear();
         if (!r.ids.empty() && r.ids.back() != lm_.tokenizer->eos_id())
@@ -165,6 +178,7 @@ private:
         const std::vector<TokenId> ids = encode_chat(*lm_.tokenizer, all);
         check_fits(static_cast<int64_t>(ids.size()));
         session_.prefill(ids, go_.chunk);
+        cached_ = ids;
         messages_ = turns;
     }
 
@@ -212,15 +226,27 @@ private:
         return encode_chat(*lm_.tokenizer, all);
     }
 
-    // Drops the first `dropped` messages and restarts the session: the returned ids (the whole
-    // conversation plus `user`) are to be prefilled from position 0.
+    // Drops the first `dropped` messages and encodes the conversation plus `user` again. The
+    // session keeps the cached tokens that encoding starts with (all but its last id at most)
+    // when it can go back to them, else starts over; returns the ids to prefill at its pos().
     std::vector<TokenId> reencode(size_t dropped, const std::string& user) {
         std::vector<TokenId> ids = encode_with(dropped, user);
         check_fits(static_cast<int64_t>(ids.size()));
         messages_.erase(messages_.begin(),
                         messages_.begin() + static_cast<std::ptrdiff_t>(dropped));
-        session_.reset();
         pending_.clear();
+        size_t keep = 0;
+        if (static_cast<int64_t>(cached_.size()) == session_.pos()) {
+            const size_t limit = std::min(cached_.size(), ids.empty() ? 0 : ids.size() - 1);
+            while (keep < limit && cached_[keep] == ids[keep])
+                ++keep;
+        }
+        if (!session_.rewind(static_cast<int64_t>(keep))) {
+            keep = 0;
+            session_.reset();
+        }
+        cached_.resize(keep);
+        ids.erase(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(keep));
         return ids;
     }
 
@@ -232,6 +258,7 @@ private:
     bool quiet_;
     std::vector<ChatMessage> messages_;  // complete user/assistant turns (system kept apart)
     std::vector<TokenId> pending_;       // ids decided but not yet fed (last reply's end + EOS)
+    std::vector<TokenId> cached_;        // the ids the session holds, when known (else empty)
     ChatFormat format_;
 };
 

@@ -116,6 +116,13 @@ std::span<const float> Session::forward(std::span<const TokenId> ids, int64_t po
     return out;
 }
 
+bool Session::rewind(int64_t n) {
+    if (n < 0 || n > pos_ || (n > 0 && n < pos_ && pos_ > capacity()))
+        return false;
+    pos_ = n;
+    return true;
+}
+
 std::span<const float> Session::prefill(std::span<const TokenId> ids, int64_t chunk) {
     if (ids.empty())
         throw Error(Errc::kInvalidArgument, "prefill: empty prompt");

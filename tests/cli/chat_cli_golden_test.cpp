@@ -1,6 +1,8 @@
 // `mistral chat --conversation FILE --ids` against mistral-common's InstructTokenizerV1 ids
 // (fixtures/tokenizer/mistral-7b-v0.1.chat.expected.jsonl), through the built binaries: a tiny
 // random model carrying the Mistral 7B v0.1 tokenizer is made with mistral-convert.
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -108,7 +110,8 @@ TokenizerModel mistral_v1_vocab() {
 // A model with random weights whose vocabulary (a vocabulary-only GGUF) is the Mistral 7B v0.1
 // one plus "[INST]" and "[/INST]" as pieces of `type` (ids 32000, 32001), the way a V3
 // vocabulary (Mistral 7B v0.3) carries them as control pieces.
-std::string write_v3_model(const test::TempDir& dir, const std::string& name, PieceType type) {
+std::string write_v3_model(const test::TempDir& dir, const std::string& name, PieceType type,
+                           const std::string& convert_args = "") {
     const TokenizerModel m = mistral_v1_vocab();
     std::vector<std::string> pieces = m.pieces;
     std::vector<float> scores = m.scores;
@@ -135,7 +138,7 @@ std::string write_v3_model(const test::TempDir& dir, const std::string& name, Pi
     const std::string model = (dir / (name + ".mst")).string();
     const auto conv = test::run(test::shell_quote(test::bin_path("mistral-convert").string()) +
                                 " --random tiny -q --tokenizer " + test::shell_quote(vocab) +
-                                " -o " + test::shell_quote(model));
+                                convert_args + " -o " + test::shell_quote(model));
     EXPECT_EQ(conv.exit_code, 0) << conv.err;
     return model;
 }
@@ -175,21 +178,40 @@ TEST(ChatCliGolden, ControlMarkerVocabularyChatsInTheV3Template) {
         want_text += (want_text.empty() ? "" : " ") + std::to_string(id);
     EXPECT_EQ(ids.out, want_text + "\n");
 
-    // Piped turns: without a system prompt the second turn reuses the cache, with one it
-    // starts over.
-    const std::string chat = mistral + " chat -m " + test::shell_quote(model) + " -n 3 --temp 0";
+    // Piped turns: without a system prompt each turn extends the cache. With one, which moves
+    // to the newest turn, the conversation is encoded again and only the cached tokens it
+    // starts with are reused: on the second turn those before the first user turn's text (the
+    // system prompt left it), on the third at least the whole first user turn.
+    // (The preset's window of 16 would roll before the third turn: then nothing can be reused.)
+    const std::string w64 =
+            write_v3_model(dir, "v3-w64", PieceType::kControl, " --sliding-window 64");
+    const std::string chat = mistral + " chat -m " + test::shell_quote(w64) + " -n 3 --temp 0";
     const auto plain = test::run(chat, "Hello\nBye\n");
     ASSERT_EQ(plain.exit_code, 0) << plain.err;
-    const auto sys = test::run(chat + " --system 'Be brief.'", "Hello\nBye\n");
+    const auto sys = test::run(chat + " --system 'Be brief.'", "Hello\nBye\nOk\n");
     ASSERT_EQ(sys.exit_code, 0) << sys.err;
-    auto second_turn = [](const std::string& err) {
-        const size_t first = err.find("[prompt:");
-        const size_t second = first == std::string::npos ? first : err.find("[prompt:", first + 1);
-        return second == std::string::npos ? std::string("(missing)") : err.substr(second);
+    // The number of cached tokens the n-th turn's status line reports reused (-1: no line).
+    auto reused = [](const std::string& err, int n) -> long {
+        size_t at = std::string::npos;
+        for (int i = 0; i < n; ++i) {
+            at = err.find("[prompt:", at == std::string::npos ? 0 : at + 1);
+            if (at == std::string::npos)
+                return -1;
+        }
+        const size_t open = err.find('(', at);
+        return open == std::string::npos ? -1 : std::strtol(err.c_str() + open + 1, nullptr, 10);
     };
-    ASSERT_NE(second_turn(plain.err).find("reused from the cache"), std::string::npos) << plain.err;
-    EXPECT_EQ(second_turn(plain.err).find("(0 reused"), std::string::npos) << plain.err;
-    EXPECT_NE(second_turn(sys.err).find("(0 reused"), std::string::npos) << sys.err;
+    EXPECT_GT(reused(plain.err, 2), 0) << plain.err;
+    std::vector<TokenId> before = {1, 32000}, after = {1, 32000};
+    const auto with_sys = tok.encode("Be brief.\n\nHello"), hello = tok.encode("Hello");
+    before.insert(before.end(), with_sys.begin(), with_sys.end());
+    after.insert(after.end(), hello.begin(), hello.end());
+    long common = 0;
+    while (common < static_cast<long>(std::min(before.size(), after.size())) &&
+           before[static_cast<size_t>(common)] == after[static_cast<size_t>(common)])
+        ++common;
+    EXPECT_EQ(reused(sys.err, 2), common) << sys.err;
+    EXPECT_GE(reused(sys.err, 3), static_cast<long>(3 + hello.size())) << sys.err;
 
     // `complete` keeps sentencepiece's encoding (markers typed in a prompt are text) and says
     // so for this vocabulary; a prompt without them gets no note, nor does a v1 model.

@@ -112,5 +112,33 @@ TEST(Session, RewindWithinTheCacheRecomputesIdentically) {
     EXPECT_EQ(std::vector<float>(b.begin(), b.end()), a);
 }
 
+// rewind(n) keeps positions 0..n-1: continuing from there gives the logits of a fresh session
+// that prefilled the whole sequence, in a sliding-window cache until its first slot is reused.
+// Once one is, only rewinding to pos() or 0 is possible, and a refused rewind changes nothing.
+TEST(Session, RewindKeepsThePrefixWhileNoSlotWasReused) {
+    const auto m = random_model(tiny_config(4, 2, 16, 8), DType::kF32, 5);  // window 8
+    const std::vector<TokenId> first = {1, 5, 9, 13, 20, 33};
+    const std::vector<TokenId> second = {1, 5, 9, 40, 41, 42, 43};
+    Session fresh(*m, reference_kernels());
+    const auto w = fresh.prefill(second);
+    const std::vector<float> want(w.begin(), w.end());
+
+    Session s(*m, reference_kernels());
+    s.prefill(first);
+    EXPECT_FALSE(s.rewind(7));  // past pos()
+    EXPECT_FALSE(s.rewind(-1));
+    ASSERT_TRUE(s.rewind(3));
+    EXPECT_EQ(s.pos(), 3);
+    const auto got = s.prefill(std::span<const TokenId>(second).subspan(3));
+    EXPECT_EQ(std::vector<float>(got.begin(), got.end()), want);
+
+    s.prefill(first);  // pos 13 > window 8: slots of positions 0..4 reused
+    EXPECT_FALSE(s.rewind(10));
+    EXPECT_EQ(s.pos(), 13);
+    EXPECT_TRUE(s.rewind(13));
+    EXPECT_TRUE(s.rewind(0));
+    EXPECT_EQ(s.pos(), 0);
+}
+
 }  // namespace
 }  // namespace mistral::test

@@ -64,7 +64,8 @@ struct RandomOptions {
     DType type = DType::kF32;
     uint64_t seed = 1;
     std::filesystem::path output;
-    std::filesystem::path tokenizer;  // tokenizer.model (mistral-7b preset); empty: synthetic
+    std::filesystem::path tokenizer;        // tokenizer.model (mistral-7b preset); empty: synthetic
+    std::optional<int64_t> sliding_window;  // --sliding-window: replaces the preset's window
     bool overwrite = false;
     std::function<void(size_t done, size_t total, const std::string& name)> progress;
     const std::atomic<bool>* cancel = nullptr;

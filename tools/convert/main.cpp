@@ -24,7 +24,7 @@ extern "C" void on_signal(int) {
 constexpr const char* kUsage =
         "usage: mistral-convert INPUT -o OUT [--type T] [--sliding-window N] [--force]\n"
         "       mistral-convert --random PRESET -o OUT [--type T] [--seed S] [--tokenizer FILE] "
-        "[--force]\n"
+        "[--sliding-window N] [--force]\n"
         "\n"
         "INPUT is detected automatically: a Hugging Face folder (config.json + *.safetensors +\n"
         "tokenizer.model), a Mistral folder (params.json + consolidated.00.pth + "
@@ -37,7 +37,8 @@ constexpr const char* kUsage =
         "source's\n"
         "                            precision; q8_0 for K-quant GGUF tensors). Norms stay f32.\n"
         "  --sliding-window N        attention window W (0 = full attention); for GGUFs, which\n"
-        "                            lack it (a llama.attention.sliding_window key wins)\n"
+        "                            lack it (a llama.attention.sliding_window key wins), and\n"
+        "                            --random (instead of the preset's)\n"
         "  --force                   overwrite OUT if it exists\n"
         "  --random PRESET           seeded random weights; presets: mistral-7b, small, tiny\n"
         "  --seed S                  seed for --random (default 1)\n"
@@ -184,6 +185,7 @@ int main(int argc, char** argv) {
             ro.output = a.output;
             ro.overwrite = a.force;
             ro.tokenizer = a.tokenizer;
+            ro.sliding_window = a.window;
             if (ro.tokenizer.empty() && a.preset == "mistral-7b") {
                 const std::filesystem::path dflt =
                         "../shared/fixtures/tokenizer/mistral-7b-v0.1.model";

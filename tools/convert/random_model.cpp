@@ -90,6 +90,8 @@ ModelConfig random_preset_config(const std::string& preset) {
 
 ConvertSummary write_random_model(const RandomOptions& opts) {
     ModelConfig cfg = random_preset_config(opts.preset);
+    if (opts.sliding_window)
+        cfg.window = *opts.sliding_window;
     TokenizerModel tok;
     if (!opts.tokenizer.empty()) {
         tok = load_tokenizer_file(opts.tokenizer.string());  // tokenizer.model or a GGUF
