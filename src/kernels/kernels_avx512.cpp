@@ -817,11 +817,12 @@ void group_f16x16_t1(const std::byte* g, const float* x, size_t n, float* y) {
 }
 
 // Two groups at once, chunk by chunk: two streams (for_whole_x16_group_streams<2>; +16-20% f16
-// tg, docs/BENCHMARKS.md session 12; four lost 25%, their 64 row sums spilling). 32 row sums, so
-// the compiler keeps some of them in L1: a memory-bound loop does not notice. The chunk's
-// arithmetic repeats group_f16x16_t1's on purpose: with it in a shared inline function taking the
-// sums by reference, GCC 12 compiled this loop differently and the gain was gone (per token: 2.75
-// vs 2.83 t/s one stream).
+// tg, docs/BENCHMARKS.md session 12; every three- or four-stream form tried lost 15-35%, session
+// 13). 32 row sums, which GCC keeps in L1 (one load-add and store per row and chunk): a
+// memory-bound loop does not notice. The chunk's arithmetic repeats group_f16x16_t1's on purpose:
+// with it in a shared inline function taking the sums by reference, GCC 12 compiled this loop
+// differently and the gain was gone (per token: 2.75 vs 2.83 t/s one stream); written as a
+// template over the stream count it lost 10-14% (session 13).
 void pair_f16x16_t1(const std::byte* const (&g)[2], const float* x, size_t n,
                     float* const (&y)[2]) {
     constexpr size_t kSet = 4;
@@ -950,7 +951,7 @@ void tile_x16_tail(int tt, const std::byte* g0, size_t nb, const BlockQ8_0* xq, 
 }
 
 // Decode: one block of S groups at once (g[s], S streams), each into its own sums (the T = 1
-// tile's arithmetic, S times; the 8 activation broadcasts of a block serve every stream).
+// tile's arithmetic, S times, with the same activation bytes).
 template <class P, size_t S>
 void streams_x16_t1(const std::byte* const (&g)[S], size_t nb, const BlockQ8_0* xq,
                     const ActX16* ax, float* const (&y)[S]) {

@@ -50,8 +50,8 @@ void for_whole_x16_groups(const TensorView& w, const ActBatch& a, float* y, size
 // S streams a part apart, and the hardware prefetchers keep more of several streams in flight
 // than of one. Measured per token (avx512; docs/BENCHMARKS.md, sessions 12 and 13): against one
 // stream, two gained 9% q4_0x16, 6% q8_0x16, 16-20% f16x16 in the host's fast phases (level in
-// slow ones); against two, four gained 10-20% q4_0x16 and 2-7% q8_0x16 but lost 25% f16x16
-// (16 row sums per group: 64 would not fit the registers), and five or more lost 25-30% q4_0x16.
+// slow ones); against two, four gained 10-21% q4_0x16 and 4-7% q8_0x16, five or more lost 25-30%
+// q4_0x16, and every three- or four-stream f16x16 kernel tried lost 15-35% (why is not known).
 // Two adjacent groups instead of two parts lost 7%.
 template <size_t S, class Streams, class Group>
 void for_whole_x16_group_streams(const TensorView& w, const ActBatch& a, float* y, size_t r0,
