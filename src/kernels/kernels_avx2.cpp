@@ -632,7 +632,7 @@ constexpr int kX16Tok = 3;  // tokens per tile: 3 accumulators + 8 weight ymm + 
 // Decode: rows 8h..8h+7 of two groups (g[0], g[1]) x 1 token, block by block: two streams
 // (for_whole_x16_group_streams<2>), each group's arithmetic as in tile_x16<P, 1>: +1-4% q4_0 tg on
 // the session 12 machine with this table forced (the avx512 table gains more). Three streams
-// measured level with two, four 25% slower (session 13; 16 ymm registers).
+// measured level with two, four 27% slower (session 13; likely the 16 ymm registers).
 template <class P>
 void pair_x16_t1(const std::byte* const (&g)[2], size_t h, size_t nb, const BlockQ8_0* xq,
                  const ActX16* ax, float* const (&y)[2]) {
