@@ -19,10 +19,14 @@ enum class DType : uint32_t {
     // the same bytes per row as q4_0, but a row is not contiguous; rows % 16 == 0.
     kQ4_0x16 = 5,
     kQ8_0x16 = 6,  // the same for q8_0
-    // f16, 16 rows interleaved in 64-column pieces (see below): rows % 16 == 0, cols % 64 == 0.
-    kF16x16 = 7,
+    // Code 7 was f16x16 in 64-column row pieces (sessions 9-13); retired: dtype_valid(7) is
+    // false and the loader asks for the model to be converted again.
+    // f16, each group of 16 rows stored column by column (see below): rows % 16 == 0,
+    // cols % 64 == 0.
+    kF16x16 = 8,
 };
-inline constexpr uint32_t kNumDTypes = 8;
+inline constexpr uint32_t kNumDTypes = 9;
+inline constexpr uint32_t kRetiredF16x16Code = 7;
 
 inline constexpr size_t kQBlock = 32;  // values per q8_0 / q4_0 block
 
@@ -49,13 +53,14 @@ static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18, "packed block 
 inline constexpr size_t kX16Rows = 16;
 inline constexpr size_t kQ4x16GroupBlockBytes = kX16Rows * sizeof(BlockQ4_0);  // 288
 inline constexpr size_t kQ8x16GroupBlockBytes = kX16Rows * sizeof(BlockQ8_0);  // 544
-// f16x16 layout. For each group of 16 rows (groups in row order) and each chunk of 64 columns
-// (in column order), 2048 bytes: the 64 f16 values of row 0 of the group in those columns, then
-// those of row 1, ..., row 15 (row r's piece at byte 128 r). So a group is read as one contiguous
-// stream, 16 rows at a time, 64 columns per row per step. Its "block" (block_size) is a 64-column
-// piece of one row.
+// f16x16 layout. For each group of 16 rows (groups in row order), the group's columns in order,
+// each as the 16 rows' f16 values (32 bytes: row 0 of the group first). So a group is read as
+// one contiguous stream, and converting 32 bytes gives one column of 16 rows: the lanes of a
+// SIMD register are rows, as in q4_0x16 / q8_0x16 (no per-row horizontal sums). Its "block"
+// (block_size) is 64 columns of one row, so that cols % 64 == 0 (2 KiB of a group).
 inline constexpr size_t kF16x16Cols = 64;
 inline constexpr size_t kF16x16ChunkBytes = kX16Rows * kF16x16Cols * 2;  // 2048
+inline constexpr size_t kF16x16ColumnBytes = kX16Rows * 2;                // 32
 // q4_0x16 / q8_0x16 / f16x16: rows interleaved in groups of 16 (a row is not contiguous).
 bool is_interleaved(DType t) noexcept;
 // out = the q4_0x16 form of `rows` q4_0 rows of n_blocks blocks each (rows % 16 == 0).
@@ -67,8 +72,8 @@ void interleave_q8_0x16(const void* in, void* out, size_t rows, size_t n_blocks)
 BlockQ8_0 q8_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) noexcept;
 // out = the f16x16 form of `rows` f16 rows of `cols` values (rows % 16 == 0, cols % 64 == 0).
 void interleave_f16x16(const void* in, void* out, size_t rows, size_t cols) noexcept;
-// The 64 f16 values of row r, columns [64c, 64c + 64), of an f16x16 matrix of `cols` columns.
-const uint16_t* f16x16_piece(const void* data, size_t cols, size_t r, size_t c) noexcept;
+// Value (r, k) of an f16x16 matrix of `cols` columns.
+uint16_t f16x16_value(const void* data, size_t cols, size_t r, size_t k) noexcept;
 // The plain type with the same values: q4_0x16 -> q4_0, q8_0x16 -> q8_0, f16x16 -> f16; any
 // other type itself.
 DType plain_type(DType t) noexcept;
@@ -99,7 +104,7 @@ void dequantize_row_q4_0(const BlockQ4_0* in, float* y, size_t n) noexcept;
 
 // Converts n values of any type to f32 / from f32 (quantizing when t is a block type). Not for
 // the interleaved types, whose rows are not contiguous (row_to_f32 gives NaNs, row_from_f32
-// writes nothing): use tensor_row_to_f32 (tensor.h), q4_0x16_block / q8_0x16_block or f16x16_piece.
+// writes nothing): use tensor_row_to_f32 (tensor.h), q4_0x16_block / q8_0x16_block or f16x16_value.
 void row_to_f32(DType t, const void* src, float* dst, size_t n) noexcept;
 void row_from_f32(DType t, const float* src, void* dst, size_t n) noexcept;
 

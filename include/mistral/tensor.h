@@ -13,7 +13,7 @@ namespace mistral {
 // A 1-D ([cols], rows == 1, ndim == 1) or 2-D row-major [rows, cols] tensor. Rows are contiguous:
 // row r starts at data + r * row_bytes, row_bytes == bytes_for(type, cols) -- except for
 // q4_0x16 / q8_0x16 / f16x16, whose rows are interleaved in groups of 16 (row() is then
-// meaningless; use tensor_row_to_f32 or q4_0x16_block / q8_0x16_block / f16x16_piece).
+// meaningless; use tensor_row_to_f32 or q4_0x16_block / q8_0x16_block / f16x16_value).
 struct TensorView {
     DType type = DType::kF32;
     int ndim = 0;

@@ -103,6 +103,11 @@ void parse_tensors(std::span<const std::byte> payload, uint64_t data_offset, uin
             throw Error(Errc::kBadValue, "tensor " + ti.name + " appears twice");
         const std::string what = "tensor " + ti.name;
         const uint32_t type = r.u32(what + " type");
+        if (type == kRetiredF16x16Code) {
+            throw Error(Errc::kUnsupportedType,
+                        what + " is in the retired f16x16 layout (type code 7, 64-column row "
+                               "pieces); convert the model again with mistral-convert");
+        }
         if (!dtype_valid(type)) {
             throw Error(Errc::kUnsupportedType,
                         what + " has unknown type code " + std::to_string(type));

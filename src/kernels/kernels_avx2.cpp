@@ -59,8 +59,7 @@ struct LoadBF16 {
 
 // Where a float tile's weight rows are: from(r, k) points at column k of the tile's row r; a
 // row's values run on contiguously for kPiece columns from there (k % kPiece == 0), and the next
-// kPiece are kStride values further. Plain rows are contiguous; f16x16 rows (dtype.h) are
-// 64-column pieces, 2 KiB apart (the tile's columns are then whole pieces).
+// kPiece are kStride values further (plain rows: contiguous).
 template <class E>
 struct PlainRows {
     static constexpr size_t kPiece = 8, kStride = 8;
@@ -68,14 +67,6 @@ struct PlainRows {
     size_t row_bytes;
     const E* from(int r, size_t k) const {
         return reinterpret_cast<const E*>(w0 + static_cast<size_t>(r) * row_bytes) + k;
-    }
-};
-struct F16x16Rows {
-    static constexpr size_t kPiece = kF16x16Cols, kStride = kF16x16ChunkBytes / 2;
-    const TensorView* w;
-    size_t row0;  // the tile's first row
-    const uint16_t* from(int r, size_t k) const {
-        return f16x16_piece(w->data, w->cols, row0 + static_cast<size_t>(r), k / kPiece);
     }
 };
 
@@ -446,50 +437,129 @@ void matmul_float(const TensorView& w, const ActBatch& a, float* y, size_t r0, s
             a.x, a.n, a.n, kBlockColsF, a.T, y, r0, r1);
 }
 
-// f16x16 decode: one group of 16 rows x 1 token, its chunks (dtype.h) in address order, so each
-// thread reads one stream (four plain rows at a time are four). Within a chunk, four rows at a
-// time with a partial sum each, their FMAs interleaved: a chain of 8 FMAs per row, row after
-// row, left the out-of-order window full of waiting FMAs (10.9 GB/s from L3 on one core, half
-// the plain kernel's). The 16 row sums live in L1 on AVX2's 16 registers (one add per chunk).
-void group_f16x16_t1(const std::byte* g, const float* x, size_t n, float* y) {
-    constexpr size_t kSet = 4;
-    __m256 acc[kX16Rows];
-    for (size_t r = 0; r < kX16Rows; ++r)
-        acc[r] = _mm256_setzero_ps();
-    for (size_t k = 0; k < n; k += kF16x16Cols, g += kF16x16ChunkBytes) {
-        for (size_t r = 0; r < kX16Rows; r += kSet) {
-            const auto* q = reinterpret_cast<const uint16_t*>(g + r * 2 * kF16x16Cols);
-            __m256 s[kSet];
-            const __m256 x0 = _mm256_loadu_ps(x + k);
-            for (size_t i = 0; i < kSet; ++i)
-                s[i] = _mm256_mul_ps(load8_f16(q + i * kF16x16Cols), x0);
-            for (size_t j = 8; j < kF16x16Cols; j += 8) {
-                const __m256 xv = _mm256_loadu_ps(x + k + j);
-                for (size_t i = 0; i < kSet; ++i)
-                    s[i] = _mm256_fmadd_ps(load8_f16(q + i * kF16x16Cols + j), xv, s[i]);
-            }
-            for (size_t i = 0; i < kSet; ++i)
-                acc[r + i] = _mm256_add_ps(acc[r + i], s[i]);
+// f16x16 decode: S groups of 16 rows x 1 token at once (for_whole_x16_group_streams), per column
+// of each group two ymm of 8 rows converted from 16 bytes each and two FMAs by the broadcast
+// activation, into two partial sums per group (even and odd columns). No per-row horizontal sums;
+// 8 sums in registers for S = 2 (of 16 ymm). Every group goes through the same arithmetic.
+constexpr size_t kF16x16Sums = 2;
+
+template <size_t S>
+void streams_f16x16_t1(const std::byte* const (&g)[S], const float* x, size_t n,
+                       float* const (&y)[S]) {
+    constexpr size_t A = kF16x16Sums;
+    __m256 lo[S][A], hi[S][A];
+    for (size_t s = 0; s < S; ++s) {
+        for (size_t i = 0; i < A; ++i) {
+            lo[s][i] = _mm256_setzero_ps();
+            hi[s][i] = _mm256_setzero_ps();
         }
     }
-    for (size_t r = 0; r < kX16Rows; ++r)
-        y[r] = hsum(acc[r]);
+    for (size_t k = 0; k < n; k += 4) {  // n % 64 == 0
+        for (size_t s = 0; s < S; ++s) {
+            const auto* q = reinterpret_cast<const __m128i*>(g[s] + k * kF16x16ColumnBytes);
+            for (size_t j = 0; j < 4; ++j) {
+                const __m256 xv = _mm256_broadcast_ss(x + k + j);
+                lo[s][j % A] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(q + 2 * j)), xv,
+                                               lo[s][j % A]);
+                hi[s][j % A] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(q + 2 * j + 1)),
+                                               xv, hi[s][j % A]);
+            }
+        }
+    }
+    for (size_t s = 0; s < S; ++s) {
+        __m256 l = lo[s][0], h = hi[s][0];
+        for (size_t i = 1; i < A; ++i) {
+            l = _mm256_add_ps(l, lo[s][i]);
+            h = _mm256_add_ps(h, hi[s][i]);
+        }
+        _mm256_storeu_ps(y[s], l);
+        _mm256_storeu_ps(y[s] + 8, h);
+    }
+}
+
+// In place: r[i] lane j <- r[j] lane i (an 8 x 8 transpose in three shuffle stages).
+inline void transpose8(__m256 (&r)[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; ++i) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; ++h) {  // u[4h + c]: lanes c and c + 4 of rows 4h .. 4h + 3
+        u[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
+        u[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xEE);
+        u[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
+        u[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; ++c) {
+        r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+        r[c + 4] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+    }
+}
+
+// f16x16, T > 1: per column block, each whole group's columns converted and transposed (8 x 8
+// blocks, in address order) into 16 f32 rows, then the plain float tiles on them for every
+// token. The rows of a group the range cuts go through the reference (x16_generic.h).
+constexpr size_t kF16x16PackCols = 1024;  // a 64 KiB panel
+thread_local std::vector<float> f16x16_panel;
+
+void matmul_f16x16_prefill(const TensorView& w, const ActBatch& a, float* y, size_t r0,
+                           size_t r1) {
+    size_t g0 = 0, g1 = 0;
+    if (!whole_x16_groups(w, a, y, r0, r1, &g0, &g1))
+        return;
+    constexpr size_t kLd = kF16x16PackCols + 8;  // row stride off a multiple of 4 KiB (L1 sets)
+    if (f16x16_panel.size() < kX16Rows * kLd)
+        f16x16_panel.resize(kX16Rows * kLd);
+    float* panel = f16x16_panel.data();
+    const size_t ldy = w.rows;
+    for (size_t k0 = 0; k0 < a.n; k0 += kF16x16PackCols) {
+        const size_t kc = min_size(a.n - k0, kF16x16PackCols);  // a multiple of 64
+        for (size_t g = g0; g < g1; ++g) {
+            const std::byte* gp = w.data + g * kX16Rows * w.row_bytes;
+            for (size_t k = 0; k < kc; k += 8) {
+                for (size_t h = 0; h < kX16Rows; h += 8) {
+                    __m256 v[8];
+                    for (size_t j = 0; j < 8; ++j)
+                        v[j] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                                gp + (k0 + k + j) * kF16x16ColumnBytes + 2 * h)));
+                    transpose8(v);
+                    for (size_t i = 0; i < 8; ++i)
+                        _mm256_storeu_ps(panel + (h + i) * kLd + k, v[i]);
+                }
+            }
+            const size_t rg = g * kX16Rows;
+            for (size_t t = 0; t < a.T; t += kTileTok) {
+                const int tt = static_cast<int>(min_size(kTileTok, a.T - t));
+                for (size_t r = 0; r < kX16Rows; r += kTileRows) {
+                    const int rr = static_cast<int>(min_size(kTileRows, kX16Rows - r));
+                    tile_dyn<FloatKern<LoadF32>>(
+                            rr, tt,
+                            PlainRows<float>{reinterpret_cast<const std::byte*>(panel + r * kLd),
+                                             kLd * sizeof(float)},
+                            a.x + t * a.n + k0, a.n, size_t{0}, kc, y + t * ldy + rg + r, ldy,
+                            k0 > 0);
+                }
+            }
+        }
+    }
 }
 
 void matmul_f16x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
-    // One stream: two, as the avx512 table walks them, ran 1-8% slower here (BENCHMARKS, s. 12).
+    // Two streams (for_whole_x16_group_streams).
     if (a.T == 1) {
-        for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
-            group_f16x16_t1(gp, a.x, a.n, yg);
-        });
+        for_whole_x16_group_streams<2>(
+                w, a, y, r0, r1,
+                [&](const std::byte* const(&g)[2], float* const(&yg)[2]) {
+                    streams_f16x16_t1<2>(g, a.x, a.n, yg);
+                },
+                [&](const std::byte* gp, float* yg) {
+                    const std::byte* const g1[1] = {gp};
+                    float* const y1[1] = {yg};
+                    streams_f16x16_t1<1>(g1, a.x, a.n, y1);
+                });
         return;
     }
-    matmul_blocked<FloatKern<LoadF16>>(
-            w,
-            [&](size_t r) {
-                return F16x16Rows{&w, r};
-            },
-            a.x, a.n, a.n, kBlockColsF, a.T, y, r0, r1);
+    matmul_f16x16_prefill(w, a, y, r0, r1);
 }
 
 template <class Q>

@@ -10,8 +10,10 @@
 //    four broadcast activation bytes, tiles of 16 rows x 8 tokens.
 //  - f16 decode (T = 1) on zmm; f16 prefill on f32 panels packed once per cache block, and for
 //    long batches as BLAS-style outer products on transposed packed slivers.
-//  - f16x16 (16 rows interleaved in 64-column pieces, dtype.h): decode reads each group as one
-//    stream, 16 accumulators; prefill packs from it exactly as from plain f16.
+//  - f16x16 (each 16-row group stored column by column, dtype.h): decode walks four groups per
+//    thread at once, one zmm of 16 rows per column and FMA; prefill converts and transposes 16 x
+//    16 blocks into the packed f32 panels, or (outer products) only converts: a group's column
+//    is already a sliver's row.
 //
 // Decode streams four rows at a time, so the hardware sees four interleaved short streams (a q4_0
 // row of Mistral's 4096 columns is 2304 bytes) and does not ramp up on them; a software prefetch
@@ -433,13 +435,43 @@ void rows_f16_t1(const std::byte* w0, size_t row_bytes, const float* x, size_t n
 // reused by every token of the block, so the register tiles are pure FMAs on zmm (R rows x TT
 // tokens: per 16 columns R + TT loads and R * TT FMAs, no conversion).
 
+// In place: r[i] lane j <- r[j] lane i (a 16 x 16 transpose, four shuffle stages).
+__attribute__((always_inline)) inline void transpose16(__m512 (&r)[16]) {
+    __m512 t[16], u[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {  // pairs of rows interleaved per 2 columns
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {  // u[4i + j], 128-bit lane L: rows 4i..4i+3 of column 4L + j
+        const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
+        const __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
+        u[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {  // gather the four 128-bit lanes of each column
+        const __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
+        const __m512 v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+        const __m512 w0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+        const __m512 w1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+        r[j] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
+        r[4 + j] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+        r[12 + j] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
+    }
+}
+
 constexpr int kF16TileRows = 4;         // register tile: rows ...
 constexpr int kF16TileTok = 6;          // ... x tokens: 24 accumulators
 constexpr size_t kF16BlockTok = 120;    // tokens per cache block
 constexpr size_t kF16BlockCols = 4096;  // columns per cache block (multiple of 16)
 constexpr size_t kF16BlockRows = 8;     // rows per cache block: a 129 KiB f32 panel
-// f16x16: a whole group per cache block, so that packing reads its 2 KiB chunks front to back
-// (8 rows would take half of each chunk, 128 bytes at a 2 KiB stride, and the other half later).
+// f16x16: a whole group per cache block, so that packing reads the group's columns front to
+// back (8 rows would take half of each 32-byte column, and the other half later).
 constexpr size_t kF16x16BlockRows = kX16Rows;
 
 // Tile over columns [0, kc) of R packed rows (row r at wp + r * ldw, zero-padded to ldw, a
@@ -474,24 +506,29 @@ struct PackedKern {
     }
 };
 
-// A row's values from some column on, for the packing routines: at(k) points at the values
-// k .. k + 15 (k % 16 == 0). A plain row is contiguous (stride 64); an f16x16 row's next 64
-// columns are a 2 KiB chunk further on (stride 1024 values).
+// A contiguous row's values from some column on, for the packing routines: at(k) points at
+// column k (relative).
 template <class E>
 struct RowCols {
-    const E* p;     // the first column
-    size_t stride;  // values from one 64-column piece of the row to the next
-    const E* at(size_t k) const { return p + (k / kF16x16Cols) * stride + k % kF16x16Cols; }
+    const E* p;  // the first column
+    const E* at(size_t k) const { return p + k; }
 };
-// Weight row r of an f16 or f16x16 matrix from column k0 on (for f16x16, k0 % 64 == 0).
+// Weight row r of a plain f16 matrix from column k0 on.
 RowCols<uint16_t> f16_row_cols(const TensorView& w, size_t r, size_t k0) {
-    if (w.type == DType::kF16x16)
-        return {f16x16_piece(w.data, w.cols, r, k0 / kF16x16Cols), kF16x16ChunkBytes / 2};
-    return {reinterpret_cast<const uint16_t*>(row_ptr(w, r)) + k0, kF16x16Cols};
+    return {reinterpret_cast<const uint16_t*>(row_ptr(w, r)) + k0};
 }
 // Token row t of the activations from column k0 on.
 RowCols<float> act_row_cols(const ActBatch& a, size_t t, size_t k0) {
-    return {a.x + t * a.n + k0, kF16x16Cols};
+    return {a.x + t * a.n + k0};
+}
+// The first byte of the f16x16 group holding row r (r % 16 == 0).
+const std::byte* f16x16_group(const TensorView& w, size_t r) {
+    return w.data + r * w.row_bytes;
+}
+// Column k of the 16 rows of an f16x16 group, as f32.
+__m512 f16x16_column(const std::byte* g, size_t k) {
+    return _mm512_cvtph_ps(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + k * kF16x16ColumnBytes)));
 }
 
 // Sources of the packing routines: 16 values (the first lanes of mask m) at p as f32, zeros in
@@ -517,9 +554,9 @@ void pack_row(const RowCols<typename S::E>& src, size_t kc, float* out, size_t l
 }
 
 // Rows [rb, rb1) of w, columns [k0, k0 + kc), as panel rows (stride ld, zeros past kc). Plain f16
-// rows are packed one after the other (one stream each); f16x16 (rb1 - rb <= 16) piece by piece
-// across the rows, which reads the group's chunks front to back: row by row, its 128-byte pieces
-// 2 KiB apart left the packing waiting on memory (f16x16 T = 64 ran at 72 GFLOP/s, f16 at 93).
+// rows are packed one after the other (one stream each); an f16x16 group (rb % 16 == 0, rb1 - rb
+// == 16, kc % 16 == 0) 16 columns at a time, 512 bytes in address order converted to 16 zmm
+// (one column each) and transposed into 16 rows' 16 columns.
 void pack_f16_rows(const TensorView& w, size_t rb, size_t rb1, size_t k0, size_t kc, float* panel,
                    size_t ld) {
     if (w.type != DType::kF16x16) {
@@ -527,18 +564,16 @@ void pack_f16_rows(const TensorView& w, size_t rb, size_t rb1, size_t k0, size_t
             pack_row<F16Values>(f16_row_cols(w, r, k0), kc, panel + (r - rb) * ld, ld);
         return;
     }
-    RowCols<uint16_t> rows[kX16Rows];
-    const size_t nr = min_size(rb1 - rb, kX16Rows);
-    for (size_t i = 0; i < nr; ++i)
-        rows[i] = f16_row_cols(w, rb + i, k0);
-    for (size_t k = 0; k < ld; k += kF16x16Cols) {
-        for (size_t i = 0; i < nr; ++i) {
-            for (size_t j = k; j < k + kF16x16Cols && j < ld; j += 16) {
-                const __m512 v = j < kc ? F16Values::load(mask_first(kc - j), rows[i].at(j))
-                                        : _mm512_setzero_ps();
-                _mm512_storeu_ps(panel + i * ld + j, v);
-            }
-        }
+    const std::byte* g = f16x16_group(w, rb);
+    for (size_t k = 0; k < ld; k += 16) {
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (size_t i = 0; i < 16; ++i)
+            r[i] = k < kc ? f16x16_column(g, k0 + k + i) : _mm512_setzero_ps();
+        transpose16(r);
+#pragma GCC unroll 16
+        for (size_t i = 0; i < kX16Rows; ++i)
+            _mm512_storeu_ps(panel + i * ld + k, r[i]);
     }
 }
 
@@ -598,36 +633,6 @@ constexpr size_t kOuterMaxTok = 1024;  // tokens per pass (bounds the token pane
 constexpr size_t kOuterMinTok = 192;   // below this the packing does not pay
 constexpr size_t kPrefetchPanels = 6;  // token panels (36 KiB each) that the next block's
                                        // prefetch is spread over
-
-// In place: r[i] lane j <- r[j] lane i (a 16 x 16 transpose, four shuffle stages).
-__attribute__((always_inline)) inline void transpose16(__m512 (&r)[16]) {
-    __m512 t[16], u[16];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) {  // pairs of rows interleaved per 2 columns
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; ++i) {  // u[4i + j], 128-bit lane L: rows 4i..4i+3 of column 4L + j
-        const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
-        const __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
-        u[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
-        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
-    }
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) {  // gather the four 128-bit lanes of each column
-        const __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
-        const __m512 v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
-        const __m512 w0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
-        const __m512 w1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
-        r[j] = _mm512_shuffle_f32x4(v0, w0, 0x88);
-        r[8 + j] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
-        r[4 + j] = _mm512_shuffle_f32x4(v1, w1, 0x88);
-        r[12 + j] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
-    }
-}
 
 // Transposed packing: out[k * L + i] = row(i)'s column k, for k < round16(kc) and i < L; zeros
 // for rows i >= nrows and columns k >= kc. Rows go 16 at a time through a 16 x 16 transpose.
@@ -700,6 +705,33 @@ struct OuterKern {
     }
 };
 
+// The sliver of an f16x16 matrix's rows [s, s + nrows) (s % 16 == 0, nrows 16 or 32), columns
+// [k0, k0 + kc) (kc % 16 == 0), as pack_transposed would write it: a group's column is already
+// 16 rows of one column, so this only converts.
+void pack_f16x16_sliver(const TensorView& w, size_t s, size_t nrows, size_t k0, size_t kc,
+                        float* out) {
+    const std::byte* g0 = f16x16_group(w, s);
+    const std::byte* g1 = nrows > kX16Rows ? f16x16_group(w, s + kX16Rows) : nullptr;
+    for (size_t k = 0; k < kc; ++k) {
+        _mm512_storeu_ps(out + k * kOuterRows, f16x16_column(g0, k0 + k));
+        _mm512_storeu_ps(out + k * kOuterRows + kX16Rows,
+                         g1 != nullptr ? f16x16_column(g1, k0 + k) : _mm512_setzero_ps());
+    }
+}
+
+// The line-th 64-byte line of the weights of rows [r0, ...) x columns [k0, k0 + 32 lpr), counted
+// row by row for plain f16 (lpr lines per row), and for f16x16 (r0 % 16 == 0) group by group in
+// address order (16 lpr lines per group): the same lines either way.
+const std::byte* f16_block_line(const TensorView& w, size_t r0, size_t k0, size_t lpr,
+                                size_t line) {
+    if (w.type == DType::kF16x16) {
+        const size_t per_group = kX16Rows * lpr;
+        return f16x16_group(w, r0 + line / per_group * kX16Rows) + k0 * kF16x16ColumnBytes +
+               64 * (line % per_group);
+    }
+    return row_ptr(w, r0 + line / lpr) + 2 * k0 + 64 * (line % lpr);
+}
+
 thread_local std::vector<float> outer_block, outer_tokens;
 
 // Passes of <= kOuterMaxTok tokens x column blocks (token panels packed) x row blocks (slivers
@@ -725,10 +757,15 @@ void matmul_f16_outer(const TensorView& w, const ActBatch& a, float* y, size_t r
             }
             for (size_t rb = r0; rb < r1; rb += kOuterBlock) {
                 const size_t rb1 = min_size(r1, rb + kOuterBlock);
-                for (size_t s = rb; s < rb1; s += kOuterRows)
-                    pack_transposed<F16Values, kOuterRows>(
-                            [&](size_t i) { return f16_row_cols(w, s + i, k0); },
-                            min_size(kOuterRows, rb1 - s), kc, block + (s - rb) * kp);
+                for (size_t s = rb; s < rb1; s += kOuterRows) {
+                    if (w.type == DType::kF16x16)
+                        pack_f16x16_sliver(w, s, min_size(kOuterRows, rb1 - s), k0, kc,
+                                           block + (s - rb) * kp);
+                    else
+                        pack_transposed<F16Values, kOuterRows>(
+                                [&](size_t i) { return f16_row_cols(w, s + i, k0); },
+                                min_size(kOuterRows, rb1 - s), kc, block + (s - rb) * kp);
+                }
                 // The block packed next (rows of this column block, else the next column
                 // block's first rows), prefetched into L2 a share per token panel: packing
                 // reads 32 rows at a time, too many streams for the hardware prefetcher. Only
@@ -749,10 +786,10 @@ void matmul_f16_outer(const TensorView& w, const ActBatch& a, float* y, size_t r
                 size_t line = 0;
                 for (size_t p = 0; p < np; ++p) {
                     const size_t end = p < p_first ? 0 : min_size(lines, line + per_panel);
-                    for (; line < end; ++line) {  // a 64-byte line is 32 values
-                        const uint16_t* src = f16_row_cols(w, nr0 + line / lines_per_row, nk0)
-                                                      .at(32 * (line % lines_per_row));
-                        _mm_prefetch(reinterpret_cast<const char*>(src), _MM_HINT_T1);
+                    for (; line < end; ++line) {
+                        _mm_prefetch(reinterpret_cast<const char*>(
+                                             f16_block_line(w, nr0, nk0, lines_per_row, line)),
+                                     _MM_HINT_T1);
                     }
                     const size_t t = t0 + p * kOuterTok;
                     const int tt = static_cast<int>(min_size(kOuterTok, a.T - t));
@@ -780,94 +817,65 @@ void matmul_f16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, 
 
 // ---- f16x16 decode ---------------------------------------------------------------------------
 //
-// One group of 16 rows x 1 token, its chunks (dtype.h) in address order: one stream per thread,
-// which the hardware prefetcher follows at the full read rate (a standalone loop: 61 GB/s when a
-// plain read ran 54-58, against 23-35 for four plain f16 rows at a time; docs/BENCHMARKS.md).
-// Within a chunk four rows at a time, their partial sums' FMAs interleaved (row after row, each
-// a chain of 4, capped one core at ~30 GB/s: the FMAs' latency, not the memory).
-void group_f16x16_t1(const std::byte* g, const float* x, size_t n, float* y) {
-    constexpr size_t kSet = 4;
-    __m512 acc[kX16Rows];
-    for (size_t r = 0; r < kX16Rows; ++r)
-        acc[r] = _mm512_setzero_ps();
-    for (size_t k = 0; k < n; k += kF16x16Cols, g += kF16x16ChunkBytes) {
-        const __m512 xv[4] = {_mm512_loadu_ps(x + k), _mm512_loadu_ps(x + k + 16),
-                              _mm512_loadu_ps(x + k + 32), _mm512_loadu_ps(x + k + 48)};
-#pragma GCC unroll 4
-        for (size_t r = 0; r < kX16Rows; r += kSet) {
-            const auto* q = reinterpret_cast<const __m256i*>(g + r * 2 * kF16x16Cols);
-            __m512 s[kSet];
-#pragma GCC unroll 4
-            for (size_t i = 0; i < kSet; ++i)
-                s[i] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q + 4 * i)), xv[0]);
-#pragma GCC unroll 3
-            for (size_t j = 1; j < 4; ++j) {
-#pragma GCC unroll 4
-                for (size_t i = 0; i < kSet; ++i)
-                    s[i] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q + 4 * i + j)),
-                                           xv[j], s[i]);
-            }
-#pragma GCC unroll 4
-            for (size_t i = 0; i < kSet; ++i)
-                acc[r + i] = _mm512_add_ps(acc[r + i], s[i]);
-        }
-    }
-    for (size_t r = 0; r < kX16Rows; ++r)
-        y[r] = _mm512_reduce_add_ps(acc[r]);
-}
+// S groups of 16 rows x 1 token at once (for_whole_x16_group_streams): per column of each group,
+// one 32-byte load converted to the 16 rows' values (a zmm whose lanes are the rows) and one FMA
+// by the broadcast activation, into kF16x16Sums partial sums per group (column k into sum k % 4,
+// added in order at the end). No per-row horizontal sums, 16 sums in registers for S = 4. Four
+// streams against the row-piece layout's two-stream kernel (sessions 9-13): +26-33% f16 tg per
+// token (docs/BENCHMARKS.md, session 14). Every group goes through the same arithmetic whatever
+// S, so the result does not depend on the split.
+constexpr size_t kF16x16Sums = 4;
+constexpr size_t kF16x16Streams = 4;
 
-// Two groups at once, chunk by chunk: two streams (for_whole_x16_group_streams<2>; +16-20% f16
-// tg, docs/BENCHMARKS.md session 12; every three- or four-stream form tried lost 15-35%, session
-// 13). 32 row sums, which GCC keeps in L1 (one load-add and store per row and chunk): a
-// memory-bound loop does not notice. The chunk's arithmetic repeats group_f16x16_t1's on purpose:
-// with it in a shared inline function taking the sums by reference, GCC 12 compiled this loop
-// differently and the gain was gone (per token: 2.75 vs 2.83 t/s one stream); written as a
-// template over the stream count it lost 10-14% (session 13).
-void pair_f16x16_t1(const std::byte* const (&g)[2], const float* x, size_t n,
-                    float* const (&y)[2]) {
-    constexpr size_t kSet = 4;
-    __m512 acc[2][kX16Rows];
-    for (int s = 0; s < 2; ++s)
-        for (size_t r = 0; r < kX16Rows; ++r)
-            acc[s][r] = _mm512_setzero_ps();
-    for (size_t k = 0; k < n; k += kF16x16Cols) {
-        const __m512 xv[4] = {_mm512_loadu_ps(x + k), _mm512_loadu_ps(x + k + 16),
-                              _mm512_loadu_ps(x + k + 32), _mm512_loadu_ps(x + k + 48)};
-        for (int st = 0; st < 2; ++st) {
-            const std::byte* gk = g[st] + (k / kF16x16Cols) * kF16x16ChunkBytes;
-#pragma GCC unroll 4
-            for (size_t r = 0; r < kX16Rows; r += kSet) {
-                const auto* q = reinterpret_cast<const __m256i*>(gk + r * 2 * kF16x16Cols);
-                __m512 s[kSet];
-#pragma GCC unroll 4
-                for (size_t i = 0; i < kSet; ++i)
-                    s[i] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q + 4 * i)), xv[0]);
-#pragma GCC unroll 3
-                for (size_t j = 1; j < 4; ++j) {
-#pragma GCC unroll 4
-                    for (size_t i = 0; i < kSet; ++i)
-                        s[i] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(q + 4 * i + j)),
-                                               xv[j], s[i]);
-                }
-#pragma GCC unroll 4
-                for (size_t i = 0; i < kSet; ++i)
-                    acc[st][r + i] = _mm512_add_ps(acc[st][r + i], s[i]);
-            }
+template <size_t S>
+void streams_f16x16_t1(const std::byte* const (&g)[S], const float* x, size_t n,
+                       float* const (&y)[S]) {
+    constexpr size_t A = kF16x16Sums;
+    __m512 acc[S][A];
+    for (size_t s = 0; s < S; ++s)
+        for (size_t i = 0; i < A; ++i)
+            acc[s][i] = _mm512_setzero_ps();
+    for (size_t k = 0; k < n; k += 8) {  // n % 64 == 0
+#pragma GCC unroll 8
+        for (size_t s = 0; s < S; ++s) {
+#pragma GCC unroll 8
+            for (size_t j = 0; j < 8; ++j)
+                acc[s][j % A] = _mm512_fmadd_ps(f16x16_column(g[s], k + j),
+                                                _mm512_set1_ps(x[k + j]), acc[s][j % A]);
         }
     }
-    for (size_t r = 0; r < kX16Rows; ++r) {
-        y[0][r] = _mm512_reduce_add_ps(acc[0][r]);
-        y[1][r] = _mm512_reduce_add_ps(acc[1][r]);
+    for (size_t s = 0; s < S; ++s) {
+        __m512 sum = acc[s][0];
+        for (size_t i = 1; i < A; ++i)
+            sum = _mm512_add_ps(sum, acc[s][i]);
+        _mm512_storeu_ps(y[s], sum);
     }
 }
 
 void matmul_f16x16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
-    for_whole_x16_group_streams<2>(
+    for_whole_x16_group_streams<kF16x16Streams>(
             w, a, y, r0, r1,
-            [&](const std::byte* const(&g)[2], float* const(&yg)[2]) {
-                pair_f16x16_t1(g, a.x, a.n, yg);
+            [&](const std::byte* const(&g)[kF16x16Streams], float* const(&yg)[kF16x16Streams]) {
+                streams_f16x16_t1<kF16x16Streams>(g, a.x, a.n, yg);
             },
-            [&](const std::byte* gp, float* yg) { group_f16x16_t1(gp, a.x, a.n, yg); });
+            [&](const std::byte* gp, float* yg) {
+                const std::byte* const g1[1] = {gp};
+                float* const y1[1] = {yg};
+                streams_f16x16_t1<1>(g1, a.x, a.n, y1);
+            });
+}
+
+// f16x16, T > 1: the packed tiles or the outer products on the range's whole groups (the rows of
+// a group it cuts go through the reference, x16_generic.h).
+void matmul_f16x16_prefill(const TensorView& w, const ActBatch& a, float* y, size_t r0,
+                           size_t r1) {
+    size_t g0 = 0, g1 = 0;
+    if (!whole_x16_groups(w, a, y, r0, r1, &g0, &g1))
+        return;
+    if (a.T >= kOuterMinTok)
+        matmul_f16_outer(w, a, y, g0 * kX16Rows, g1 * kX16Rows);
+    else
+        matmul_f16_packed(w, a, y, g0 * kX16Rows, g1 * kX16Rows);
 }
 
 // ---- q4_0x16 / q8_0x16: 16 rows per lane set (decode and prefill) --------------------------
@@ -1025,11 +1033,14 @@ void matmul_avx512(const TensorView& w, const ActBatch& a, float* y, size_t r0,
         case DType::kQ8_0x16:
             matmul_interleaved(w, a, y, r0, r1);
             return;
-        case DType::kF16:
         case DType::kF16x16:
-            if (a.T == 1 && w.type == DType::kF16x16) {
+            if (a.T == 1)
                 matmul_f16x16_t1(w, a, y, r0, r1);
-            } else if (a.T == 1) {
+            else
+                matmul_f16x16_prefill(w, a, y, r0, r1);
+            return;
+        case DType::kF16:
+            if (a.T == 1) {
                 matmul_f16_t1(w, a, y, r0, r1);
             } else if (a.T >= kOuterMinTok) {
                 matmul_f16_outer(w, a, y, r0, r1);

@@ -8,8 +8,9 @@
 //    side's update into an FMA).
 //  - q8_0x16/q4_0x16 (16 rows interleaved, dtype.h): one row per int32 lane (4 rows), sdot by
 //    element against four activation bytes (widening multiplies without +dotprod).
-//  - f16x16 (16 rows interleaved in 64-column pieces, dtype.h): decode reads a group as one
-//    stream into 16 accumulators; prefill runs the float row tiles piece by piece.
+//  - f16x16 (each 16-row group stored column by column, dtype.h): a column converts to four
+//    vectors of 4 rows, multiplied by the broadcast activation; decode reads a group as one
+//    stream, prefill takes up to 4 tokens per converted column.
 // This file is compiled twice: as itself for baseline ARMv8-A (table "neon"), and through
 // kernels_neon_dotprod.cpp with +dotprod and MISTRAL_NEON_DOTPROD defined (table
 // "neon-dotprod", selected at startup only where the CPU reports the dot-product instructions).
@@ -45,35 +46,19 @@ struct LoadBF16 {
 
 constexpr size_t kTileTok = 4;
 
-// A weight row's layout: row r begins at start(w, r); its values run on contiguously for kPiece
-// columns, and the next kPiece are kStride values further. Plain rows are contiguous; an f16x16
-// row (dtype.h) is 64-column pieces 2 KiB apart (and n % 64 == 0).
-struct PlainRow {
-    static constexpr size_t kPiece = 4, kStride = 4;
-    static const void* start(const TensorView& w, size_t r) { return w.row(r); }
-};
-struct F16x16Row {
-    static constexpr size_t kPiece = kF16x16Cols, kStride = kF16x16ChunkBytes / 2;
-    static const void* start(const TensorView& w, size_t r) {
-        return f16x16_piece(w.data, w.cols, r, 0);
-    }
-};
-
 // One weight row (n values) times TT tokens: y[t * ldy] = dot(w, x + t * n).
-template <class L, size_t TT, class Layout = PlainRow>
+template <class L, size_t TT>
 void row_tile_float(const typename L::E* w, const float* x, size_t n, float* y, size_t ldy) {
     float32x4_t acc[TT];
     for (size_t t = 0; t < TT; ++t)
         acc[t] = vdupq_n_f32(0.0f);
     size_t k = 0;
-    for (; k + Layout::kPiece <= n; k += Layout::kPiece, w += Layout::kStride) {
-        for (size_t j = 0; j < Layout::kPiece; j += 4) {
-            const float32x4_t wv = L::load4(w + j);
-            for (size_t t = 0; t < TT; ++t)
-                acc[t] = vfmaq_f32(acc[t], wv, vld1q_f32(x + t * n + k + j));
-        }
+    for (; k + 4 <= n; k += 4, w += 4) {
+        const float32x4_t wv = L::load4(w);
+        for (size_t t = 0; t < TT; ++t)
+            acc[t] = vfmaq_f32(acc[t], wv, vld1q_f32(x + t * n + k));
     }
-    if (k < n) {  // tail (plain rows only): zero-padded copies
+    if (k < n) {  // tail: zero-padded copies
         typename L::E wb[4];
         copy_partial4(w, n - k, wb);
         const float32x4_t wv = L::load4(wb);
@@ -87,59 +72,61 @@ void row_tile_float(const typename L::E* w, const float* x, size_t n, float* y, 
         y[t * ldy] = vaddvq_f32(acc[t]);
 }
 
-template <class L, class Layout = PlainRow>
+template <class L>
 void matmul_float(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     using E = typename L::E;
     for (size_t r = r0; r < r1; ++r) {
-        const E* wr = static_cast<const E*>(Layout::start(w, r));
+        const E* wr = static_cast<const E*>(w.row(r));
         size_t t = 0;
         for (; t + kTileTok <= a.T; t += kTileTok) {
-            row_tile_float<L, kTileTok, Layout>(wr, a.x + t * a.n, a.n, y + t * w.rows + r, w.rows);
+            row_tile_float<L, kTileTok>(wr, a.x + t * a.n, a.n, y + t * w.rows + r, w.rows);
         }
         for (; t < a.T; ++t)
-            row_tile_float<L, 1, Layout>(wr, a.x + t * a.n, a.n, y + t * w.rows + r, w.rows);
+            row_tile_float<L, 1>(wr, a.x + t * a.n, a.n, y + t * w.rows + r, w.rows);
     }
 }
 
-// f16x16 decode: one group of 16 rows x 1 token, its chunks (dtype.h) in address order, so each
-// thread reads one stream. Within a chunk four rows at a time, two partial sums each, their FMAs
-// interleaved (a row's FMAs one after the other would form one long dependent chain per row).
-void group_f16x16_t1(const std::byte* g, const float* x, size_t n, float* y) {
-    constexpr size_t kSet = 4;
-    float32x4_t acc[kX16Rows];
-    for (size_t r = 0; r < kX16Rows; ++r)
-        acc[r] = vdupq_n_f32(0.0f);
-    for (size_t k = 0; k < n; k += kF16x16Cols, g += kF16x16ChunkBytes) {
-        for (size_t r = 0; r < kX16Rows; r += kSet) {
-            const auto* q = reinterpret_cast<const uint16_t*>(g + r * 2 * kF16x16Cols);
-            float32x4_t s0[kSet], s1[kSet];
-            for (size_t i = 0; i < kSet; ++i) {
-                s0[i] = vdupq_n_f32(0.0f);
-                s1[i] = vdupq_n_f32(0.0f);
-            }
-            for (size_t j = 0; j < kF16x16Cols; j += 8) {
-                const float32x4_t x0 = vld1q_f32(x + k + j), x1 = vld1q_f32(x + k + j + 4);
-                for (size_t i = 0; i < kSet; ++i) {
-                    s0[i] = vfmaq_f32(s0[i], load4_f16(q + i * kF16x16Cols + j), x0);
-                    s1[i] = vfmaq_f32(s1[i], load4_f16(q + i * kF16x16Cols + j + 4), x1);
-                }
-            }
-            for (size_t i = 0; i < kSet; ++i)
-                acc[r + i] = vaddq_f32(acc[r + i], vaddq_f32(s0[i], s1[i]));
+// f16x16: one group of 16 rows x TT tokens over all n columns. Per column, its 16 rows' values
+// (32 bytes) as four vectors of 4 rows, each FMA'd by the token's broadcast activation into the
+// token's partial sums; for decode (TT = 1) two sets of partial sums (even and odd columns), so
+// that two FMA chains are in flight. y[t * ldy + r] = row r's dot with token t.
+template <size_t TT>
+void group_f16x16(const std::byte* g, const float* x, size_t n, float* y, size_t ldy) {
+    constexpr size_t A = TT == 1 ? 2 : 1;
+    float32x4_t acc[TT][A][4];
+    for (size_t t = 0; t < TT; ++t)
+        for (size_t i = 0; i < A; ++i)
+            for (size_t q = 0; q < 4; ++q)
+                acc[t][i][q] = vdupq_n_f32(0.0f);
+    const auto* w = reinterpret_cast<const uint16_t*>(g);
+    for (size_t k = 0; k < n; ++k, w += kX16Rows) {
+        float32x4_t wv[4];
+        for (size_t q = 0; q < 4; ++q)
+            wv[q] = load4_f16(w + 4 * q);
+        for (size_t t = 0; t < TT; ++t) {
+            const float32x4_t xb = vdupq_n_f32(x[t * n + k]);
+            for (size_t q = 0; q < 4; ++q)
+                acc[t][k % A][q] = vfmaq_f32(acc[t][k % A][q], wv[q], xb);
         }
     }
-    for (size_t r = 0; r < kX16Rows; ++r)
-        y[r] = vaddvq_f32(acc[r]);
+    for (size_t t = 0; t < TT; ++t) {
+        for (size_t q = 0; q < 4; ++q) {
+            float32x4_t sum = acc[t][0][q];
+            for (size_t i = 1; i < A; ++i)
+                sum = vaddq_f32(sum, acc[t][i][q]);
+            vst1q_f32(y + t * ldy + 4 * q, sum);
+        }
+    }
 }
 
 void matmul_f16x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
-    if (a.T == 1) {
-        for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
-            group_f16x16_t1(gp, a.x, a.n, yg);
-        });
-        return;
-    }
-    matmul_float<LoadF16, F16x16Row>(w, a, y, r0, r1);
+    for_whole_x16_groups(w, a, y, r0, r1, [&](const std::byte* gp, float* yg) {
+        size_t t = 0;
+        for (; t + kTileTok <= a.T; t += kTileTok)
+            group_f16x16<kTileTok>(gp, a.x + t * a.n, a.n, yg + t * w.rows, w.rows);
+        for (; t < a.T; ++t)
+            group_f16x16<1>(gp, a.x + t * a.n, a.n, yg + t * w.rows, w.rows);
+    });
 }
 
 // q4_0 block -> two 16-lane int8 halves in value order, values in [-8, 7].

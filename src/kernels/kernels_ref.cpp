@@ -81,14 +81,11 @@ float dot_x16_row(const TensorView& w, size_t r, const BlockQ8_0* x, size_t n_bl
     return sum;
 }
 
-// f16x16 weights: piece by piece, each left to right (the plain f16 row's order: identical sums).
+// f16x16 weights: the row's values left to right (the plain f16 row's order: identical sums).
 float dot_f16x16_row(const TensorView& w, size_t r, const float* x) {
     float sum = 0.0f;
-    for (size_t c = 0; c < w.cols / kF16x16Cols; ++c) {
-        const uint16_t* p = f16x16_piece(w.data, w.cols, r, c);
-        for (size_t i = 0; i < kF16x16Cols; ++i)
-            sum += f16_to_f32(p[i]) * x[c * kF16x16Cols + i];
-    }
+    for (size_t k = 0; k < w.cols; ++k)
+        sum += f16_to_f32(f16x16_value(w.data, w.cols, r, k)) * x[k];
     return sum;
 }
 

@@ -31,7 +31,7 @@ std::string_view dtype_name(DType t) noexcept {
 
 std::optional<DType> parse_dtype(std::string_view name) {
     for (uint32_t i = 0; i < kNumDTypes; ++i) {
-        if (dtype_name(static_cast<DType>(i)) == name) {
+        if (dtype_valid(i) && dtype_name(static_cast<DType>(i)) == name) {
             return static_cast<DType>(i);
         }
     }
@@ -39,7 +39,7 @@ std::optional<DType> parse_dtype(std::string_view name) {
 }
 
 bool dtype_valid(uint32_t code) noexcept {
-    return code < kNumDTypes;
+    return code < kNumDTypes && code != kRetiredF16x16Code;
 }
 
 bool is_quantized(DType t) noexcept {

@@ -125,10 +125,9 @@ BlockQ8_0 q8_0x16_block(const void* data, size_t n_blocks, size_t r, size_t k) n
 
 namespace {
 
-// Byte offset of row r's piece of columns [64c, 64c + 64) in an f16x16 matrix of `cols` columns.
-constexpr size_t f16x16_piece_at(size_t cols, size_t r, size_t c) {
-    return (r / kX16Rows) * kX16Rows * cols * 2 + c * kF16x16ChunkBytes +
-           (r % kX16Rows) * 2 * kF16x16Cols;
+// Index (in f16 values) of value (r, k) in an f16x16 matrix of `cols` columns.
+constexpr size_t f16x16_index(size_t cols, size_t r, size_t k) {
+    return (r / kX16Rows) * kX16Rows * cols + k * kX16Rows + r % kX16Rows;
 }
 
 }  // namespace
@@ -136,16 +135,20 @@ constexpr size_t f16x16_piece_at(size_t cols, size_t r, size_t c) {
 void interleave_f16x16(const void* in, void* out, size_t rows, size_t cols) noexcept {
     const auto* src = static_cast<const uint8_t*>(in);
     auto* dst = static_cast<uint8_t*>(out);
-    for (size_t r = 0; r < rows; ++r) {
-        for (size_t c = 0; c < cols / kF16x16Cols; ++c)
-            std::memcpy(dst + f16x16_piece_at(cols, r, c), src + (r * cols + c * kF16x16Cols) * 2,
-                        2 * kF16x16Cols);
+    for (size_t g = 0; g < rows / kX16Rows; ++g) {  // group by group, in the output's order
+        const uint8_t* s = src + 2 * g * kX16Rows * cols;
+        uint8_t* d = dst + 2 * f16x16_index(cols, g * kX16Rows, 0);
+        for (size_t k = 0; k < cols; ++k) {
+            for (size_t r = 0; r < kX16Rows; ++r, d += 2)
+                std::memcpy(d, s + 2 * (r * cols + k), 2);
+        }
     }
 }
 
-const uint16_t* f16x16_piece(const void* data, size_t cols, size_t r, size_t c) noexcept {
-    return reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(data) +
-                                             f16x16_piece_at(cols, r, c));
+uint16_t f16x16_value(const void* data, size_t cols, size_t r, size_t k) noexcept {
+    uint16_t v;
+    std::memcpy(&v, static_cast<const uint8_t*>(data) + 2 * f16x16_index(cols, r, k), 2);
+    return v;
 }
 
 void interleave_x16(DType t, const void* in, void* out, size_t rows, size_t cols) noexcept {

@@ -39,9 +39,8 @@ void tensor_row_to_f32(const TensorView& t, size_t row, float* out) noexcept {
     } else if (t.type == DType::kQ8_0x16) {
         x16_row_to_f32<BlockQ8_0>(t, row, out, q8_0x16_block, dequantize_row_q8_0);
     } else if (t.type == DType::kF16x16) {
-        for (size_t c = 0; c < t.cols / kF16x16Cols; ++c)
-            row_to_f32(DType::kF16, f16x16_piece(t.data, t.cols, row, c), out + c * kF16x16Cols,
-                       kF16x16Cols);
+        for (size_t k = 0; k < t.cols; ++k)
+            out[k] = f16_to_f32(f16x16_value(t.data, t.cols, row, k));
     } else {
         row_to_f32(t.type, t.row(row), out, t.cols);
     }

@@ -168,6 +168,19 @@ TEST(ModelFile, UnknownTensorType) {
     EXPECT_NE(msg.find("tok_embeddings.weight"), std::string::npos) << msg;
 }
 
+// Type code 7 (the f16x16 row-piece layout of earlier files) is refused with a message saying
+// what to do, not read as the current f16x16.
+TEST(ModelFile, RetiredF16x16LayoutAsksForAConversion) {
+    EXPECT_FALSE(dtype_valid(7));
+    EXPECT_FALSE(parse_dtype("?").has_value());
+    auto img = make_model_image(tiny_config(), DType::kF16, 3);
+    poke<uint32_t>(img, after_name(img, "layers.0.attention.wq.weight"), 7);
+    std::string msg;
+    EXPECT_EQ(error_of([&] { parse_model_file(img); }, &msg), Errc::kUnsupportedType);
+    EXPECT_NE(msg.find("layers.0.attention.wq.weight"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("convert the model again"), std::string::npos) << msg;
+}
+
 // q4_0x16 interleaves groups of 16 rows: a matrix of 300 rows (the tiny vocabulary) cannot be
 // one; a 64-row one can (same bytes as q4_0, so only the type code changes).
 TEST(ModelFile, Q4_0x16NeedsWholeGroupsOfRows) {
@@ -183,7 +196,7 @@ TEST(ModelFile, Q4_0x16NeedsWholeGroupsOfRows) {
     EXPECT_NE(msg.find("multiple of 16 rows"), std::string::npos) << msg;
 }
 
-// f16x16 interleaves groups of 16 rows in 64-column pieces: a [64, 64] matrix can be one (same
+// f16x16 stores groups of 16 rows column by column, in 64-column blocks: a [64, 64] matrix can be one (same
 // bytes as f16), a [64, 96] one (w2, hidden_dim 96) or a [300, 64] one (the vocabulary) cannot.
 TEST(ModelFile, F16x16NeedsWholeGroupsAndPieces) {
     auto img = make_model_image(tiny_config(), DType::kF16, 3);

@@ -155,9 +155,9 @@ TEST(ReferenceKernels, Q8_0x16IsQ8_0Relaid) {
     check_relaid<BlockQ8_0>(DType::kQ8_0, DType::kQ8_0x16, interleave_q8_0x16, q8_0x16_block);
 }
 
-// f16x16 is f16 relaid: each 64-column piece of a row sits where docs/FORMAT.md says (the
-// table's formula, written out here), f16x16_piece finds it, and the reference gives
-// bit-identical products and rows for both layouts.
+// f16x16 is f16 relaid: each value sits where docs/FORMAT.md says (the formula, written out
+// here: a group's columns in order, 16 rows' values each), f16x16_value finds it, and the
+// reference gives bit-identical products and rows for both layouts.
 TEST(ReferenceKernels, F16x16IsF16Relaid) {
     Rng rng(17);
     const size_t rows = 48, n = 192, T = 3;
@@ -172,13 +172,12 @@ TEST(ReferenceKernels, F16x16IsF16Relaid) {
     const auto* ib = reinterpret_cast<const uint8_t*>(inter.data());
     for (size_t r = 0; r < rows; ++r) {
         for (size_t k = 0; k < n; ++k) {
-            // group r / 16 (16 rows x n values), chunk k / 64 (2048 bytes), row r % 16 (128 bytes)
-            const size_t at =
-                    (r / 16) * 16 * n * 2 + (k / 64) * 2048 + (r % 16) * 128 + (k % 64) * 2;
+            // group r / 16 (16 rows x n values), column k (32 bytes), row r % 16 (2 bytes)
+            const size_t at = (r / 16) * 16 * n * 2 + k * 32 + (r % 16) * 2;
             uint16_t v;
             std::memcpy(&v, ib + at, 2);
             EXPECT_EQ(v, pv[r * n + k]) << r << " " << k;
-            EXPECT_EQ(f16x16_piece(inter.data(), n, r, k / 64)[k % 64], pv[r * n + k]);
+            EXPECT_EQ(f16x16_value(inter.data(), n, r, k), pv[r * n + k]);
         }
     }
     const auto x = rng.normals(T * n, 3.0f);
