@@ -60,7 +60,7 @@ inline constexpr size_t kQ8x16GroupBlockBytes = kX16Rows * sizeof(BlockQ8_0);  /
 // (block_size) is 64 columns of one row, so that cols % 64 == 0 (2 KiB of a group).
 inline constexpr size_t kF16x16Cols = 64;
 inline constexpr size_t kF16x16ChunkBytes = kX16Rows * kF16x16Cols * 2;  // 2048
-inline constexpr size_t kF16x16ColumnBytes = kX16Rows * 2;                // 32
+inline constexpr size_t kF16x16ColumnBytes = kX16Rows * 2;               // 32
 // q4_0x16 / q8_0x16 / f16x16: rows interleaved in groups of 16 (a row is not contiguous).
 bool is_interleaved(DType t) noexcept;
 // out = the q4_0x16 form of `rows` q4_0 rows of n_blocks blocks each (rows % 16 == 0).

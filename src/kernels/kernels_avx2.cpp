@@ -15,8 +15,9 @@
 //    reference): kernels.h allows this instead of an exact int32 total per block.
 //  - q8_0x16/q4_0x16 (16 rows interleaved, dtype.h): one row per int32 lane of a ymm (8 rows),
 //    vpmaddubsw against four broadcast activation bytes, tiles of 8 rows x 3 tokens.
-//  - f16x16 (16 rows interleaved in 64-column pieces, dtype.h): decode reads a group as one
-//    stream into 16 accumulators; prefill runs the float tiles over the pieces.
+//  - f16x16 (each 16-row group stored column by column, dtype.h): decode walks two groups per
+//    thread, a column as two ymm of 8 rows times the broadcast activation; prefill transposes
+//    each group's columns into f32 rows (8 x 8 blocks) for the float tiles.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -461,8 +462,8 @@ void streams_f16x16_t1(const std::byte* const (&g)[S], const float* x, size_t n,
                 const __m256 xv = _mm256_broadcast_ss(x + k + j);
                 lo[s][j % A] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(q + 2 * j)), xv,
                                                lo[s][j % A]);
-                hi[s][j % A] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(q + 2 * j + 1)),
-                                               xv, hi[s][j % A]);
+                hi[s][j % A] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(q + 2 * j + 1)), xv,
+                                               hi[s][j % A]);
             }
         }
     }
@@ -502,8 +503,23 @@ inline void transpose8(__m256 (&r)[8]) {
 constexpr size_t kF16x16PackCols = 1024;  // a 64 KiB panel
 thread_local std::vector<float> f16x16_panel;
 
-void matmul_f16x16_prefill(const TensorView& w, const ActBatch& a, float* y, size_t r0,
-                           size_t r1) {
+// Columns [k0, k0 + kc) (kc % 8 == 0) of the group at g as 16 f32 rows at panel + i * ld: 8 x 8
+// blocks, each 8 columns of 8 rows converted and transposed in registers.
+void pack_f16x16_group(const std::byte* g, size_t k0, size_t kc, float* panel, size_t ld) {
+    for (size_t k = 0; k < kc; k += 8) {
+        for (size_t h = 0; h < kX16Rows; h += 8) {
+            __m256 v[8];
+            for (size_t j = 0; j < 8; ++j)
+                v[j] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                        g + (k0 + k + j) * kF16x16ColumnBytes + 2 * h)));
+            transpose8(v);
+            for (size_t i = 0; i < 8; ++i)
+                _mm256_storeu_ps(panel + (h + i) * ld + k, v[i]);
+        }
+    }
+}
+
+void matmul_f16x16_prefill(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     size_t g0 = 0, g1 = 0;
     if (!whole_x16_groups(w, a, y, r0, r1, &g0, &g1))
         return;
@@ -515,18 +531,7 @@ void matmul_f16x16_prefill(const TensorView& w, const ActBatch& a, float* y, siz
     for (size_t k0 = 0; k0 < a.n; k0 += kF16x16PackCols) {
         const size_t kc = min_size(a.n - k0, kF16x16PackCols);  // a multiple of 64
         for (size_t g = g0; g < g1; ++g) {
-            const std::byte* gp = w.data + g * kX16Rows * w.row_bytes;
-            for (size_t k = 0; k < kc; k += 8) {
-                for (size_t h = 0; h < kX16Rows; h += 8) {
-                    __m256 v[8];
-                    for (size_t j = 0; j < 8; ++j)
-                        v[j] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(
-                                gp + (k0 + k + j) * kF16x16ColumnBytes + 2 * h)));
-                    transpose8(v);
-                    for (size_t i = 0; i < 8; ++i)
-                        _mm256_storeu_ps(panel + (h + i) * kLd + k, v[i]);
-                }
-            }
+            pack_f16x16_group(w.data + g * kX16Rows * w.row_bytes, k0, kc, panel, kLd);
             const size_t rg = g * kX16Rows;
             for (size_t t = 0; t < a.T; t += kTileTok) {
                 const int tt = static_cast<int>(min_size(kTileTok, a.T - t));

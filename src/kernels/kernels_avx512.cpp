@@ -867,8 +867,7 @@ void matmul_f16x16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r
 
 // f16x16, T > 1: the packed tiles or the outer products on the range's whole groups (the rows of
 // a group it cuts go through the reference, x16_generic.h).
-void matmul_f16x16_prefill(const TensorView& w, const ActBatch& a, float* y, size_t r0,
-                           size_t r1) {
+void matmul_f16x16_prefill(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     size_t g0 = 0, g1 = 0;
     if (!whole_x16_groups(w, a, y, r0, r1, &g0, &g1))
         return;

@@ -51,7 +51,8 @@ void for_whole_x16_groups(const TensorView& w, const ActBatch& a, float* y, size
 // than of one. Measured per token (avx512; docs/BENCHMARKS.md, sessions 12 and 13): against one
 // stream, two gained 9% q4_0x16, 6% q8_0x16, 16-20% f16x16 in the host's fast phases (level in
 // slow ones); against two, four gained 10-21% q4_0x16 and 4-7% q8_0x16, five or more lost 25-30%
-// q4_0x16, and every three- or four-stream f16x16 kernel tried lost 15-35% (why is not known).
+// q4_0x16 (the f16x16 column layout walks four as well, session 14; with session 9's row-piece
+// layout every three- or four-stream f16x16 kernel had lost 15-35%).
 // Two adjacent groups instead of two parts lost 7%.
 template <size_t S, class Streams, class Group>
 void for_whole_x16_group_streams(const TensorView& w, const ActBatch& a, float* y, size_t r0,

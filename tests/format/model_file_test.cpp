@@ -196,8 +196,9 @@ TEST(ModelFile, Q4_0x16NeedsWholeGroupsOfRows) {
     EXPECT_NE(msg.find("multiple of 16 rows"), std::string::npos) << msg;
 }
 
-// f16x16 stores groups of 16 rows column by column, in 64-column blocks: a [64, 64] matrix can be one (same
-// bytes as f16), a [64, 96] one (w2, hidden_dim 96) or a [300, 64] one (the vocabulary) cannot.
+// f16x16 stores groups of 16 rows column by column, in 64-column blocks: a [64, 64] matrix can be
+// one (same bytes as f16), a [64, 96] one (w2, hidden_dim 96) or a [300, 64] one (the vocabulary)
+// cannot.
 TEST(ModelFile, F16x16NeedsWholeGroupsAndPieces) {
     auto img = make_model_image(tiny_config(), DType::kF16, 3);
     poke<uint32_t>(img, after_name(img, "layers.0.attention.wq.weight"),
