@@ -821,7 +821,7 @@ void matmul_f16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, 
 // one 32-byte load converted to the 16 rows' values (a zmm whose lanes are the rows) and one FMA
 // by the broadcast activation, into kF16x16Sums partial sums per group (column k into sum k % 4,
 // added in order at the end). No per-row horizontal sums, 16 sums in registers for S = 4. Four
-// streams against the row-piece layout's two-stream kernel (sessions 9-13): +26-33% f16 tg per
+// streams against the row-piece layout's two-stream kernel (sessions 9-13): +26-35% f16 tg per
 // token (docs/BENCHMARKS.md, session 14). Every group goes through the same arithmetic whatever
 // S, so the result does not depend on the split.
 constexpr size_t kF16x16Sums = 4;

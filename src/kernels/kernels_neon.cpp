@@ -76,7 +76,7 @@ template <class L>
 void matmul_float(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
     using E = typename L::E;
     for (size_t r = r0; r < r1; ++r) {
-        const E* wr = static_cast<const E*>(w.row(r));
+        const E* wr = reinterpret_cast<const E*>(w.row(r));
         size_t t = 0;
         for (; t + kTileTok <= a.T; t += kTileTok) {
             row_tile_float<L, kTileTok>(wr, a.x + t * a.n, a.n, y + t * w.rows + r, w.rows);
