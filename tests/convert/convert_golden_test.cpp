@@ -116,7 +116,7 @@ TEST(ConvertGolden, RequestedTypesStayWithinTheirBounds) {
                 }
                 // q4_0 / q8_0 / f16 matrices the forward pass multiplies are stored 16-row
                 // interleaved (docs/FORMAT.md): all but the embedding table, when their rows (and
-                // for f16 their columns, in 64-column pieces) allow it.
+                // for f16 their columns, a multiple of 64) allow it.
                 const bool multiplied = t.name != "tok_embeddings.weight" && t.view.rows % 16 == 0;
                 const bool x16 = multiplied && (type == DType::kQ4_0 || type == DType::kQ8_0 ||
                                                 (type == DType::kF16 && t.view.cols % 64 == 0));

@@ -637,7 +637,7 @@ TEST_P(SimdOps, RowToF32IsBitExact) {
         const DType type = static_cast<DType>(d);
         std::vector<size_t> sizes;
         if (type == DType::kF16x16) {
-            sizes = {64, 192, 4160};  // whole 64-column pieces
+            sizes = {64, 192, 4160};  // whole 64-column blocks
         } else if (is_quantized(type)) {
             for (size_t kb : kBlocks)
                 sizes.push_back(kb * kQBlock);
