@@ -15,7 +15,7 @@
 //    reference): kernels.h allows this instead of an exact int32 total per block.
 //  - q8_0x16/q4_0x16 (16 rows interleaved, dtype.h): one row per int32 lane of a ymm (8 rows),
 //    vpmaddubsw against four broadcast activation bytes, tiles of 8 rows x 3 tokens.
-//  - f16x16 (each 16-row group stored column by column, dtype.h): decode walks two groups per
+//  - f16x16 (each 16-row group stored column by column, dtype.h): decode walks four groups per
 //    thread, a column as two ymm of 8 rows times the broadcast activation; prefill transposes
 //    each group's columns into f32 rows (8 x 8 blocks) for the float tiles.
 #include <cstddef>
@@ -440,9 +440,10 @@ void matmul_float(const TensorView& w, const ActBatch& a, float* y, size_t r0, s
 
 // f16x16 decode: S groups of 16 rows x 1 token at once (for_whole_x16_group_streams), per column
 // of each group two ymm of 8 rows converted from 16 bytes each and two FMAs by the broadcast
-// activation, into two partial sums per group (even and odd columns). No per-row horizontal sums;
-// 8 sums in registers for S = 2 (of 16 ymm). Every group goes through the same arithmetic.
+// activation, into two partial sums per group (even and odd columns). No per-row horizontal sums.
+// Every group goes through the same arithmetic.
 constexpr size_t kF16x16Sums = 2;
+constexpr size_t kF16x16Streams = 4;
 
 template <size_t S>
 void streams_f16x16_t1(const std::byte* const (&g)[S], const float* x, size_t n,
@@ -550,12 +551,13 @@ void matmul_f16x16_prefill(const TensorView& w, const ActBatch& a, float* y, siz
 }
 
 void matmul_f16x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
-    // Two streams (for_whole_x16_group_streams).
+    // Four streams: per token on the AVX2 table (Zen 5), one / two / four 1.61-1.63 / 1.64-1.70 /
+    // 1.82-1.92 t/s (docs/BENCHMARKS.md, session 14), though 16 sums fill the 16 ymm.
     if (a.T == 1) {
-        for_whole_x16_group_streams<2>(
+        for_whole_x16_group_streams<kF16x16Streams>(
                 w, a, y, r0, r1,
-                [&](const std::byte* const(&g)[2], float* const(&yg)[2]) {
-                    streams_f16x16_t1<2>(g, a.x, a.n, yg);
+                [&](const std::byte* const(&g)[kF16x16Streams], float* const(&yg)[kF16x16Streams]) {
+                    streams_f16x16_t1<kF16x16Streams>(g, a.x, a.n, yg);
                 },
                 [&](const std::byte* gp, float* yg) {
                     const std::byte* const g1[1] = {gp};
