@@ -554,15 +554,10 @@ void matmul_f16x16(const TensorView& w, const ActBatch& a, float* y, size_t r0, 
     // Four streams: per token on the AVX2 table (Zen 5), one / two / four 1.61-1.63 / 1.64-1.70 /
     // 1.82-1.92 t/s (docs/BENCHMARKS.md, session 14), though 16 sums fill the 16 ymm.
     if (a.T == 1) {
-        for_whole_x16_group_streams<kF16x16Streams>(
+        for_x16_streams_of<kF16x16Streams>(
                 w, a, y, r0, r1,
-                [&](const std::byte* const(&g)[kF16x16Streams], float* const(&yg)[kF16x16Streams]) {
-                    streams_f16x16_t1<kF16x16Streams>(g, a.x, a.n, yg);
-                },
-                [&](const std::byte* gp, float* yg) {
-                    const std::byte* const g1[1] = {gp};
-                    float* const y1[1] = {yg};
-                    streams_f16x16_t1<1>(g1, a.x, a.n, y1);
+                [&]<size_t N>(const std::byte* const(&g)[N], float* const(&yg)[N]) {
+                    streams_f16x16_t1<N>(g, a.x, a.n, yg);
                 });
         return;
     }

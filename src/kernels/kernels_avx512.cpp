@@ -853,15 +853,9 @@ void streams_f16x16_t1(const std::byte* const (&g)[S], const float* x, size_t n,
 }
 
 void matmul_f16x16_t1(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1) {
-    for_whole_x16_group_streams<kF16x16Streams>(
-            w, a, y, r0, r1,
-            [&](const std::byte* const(&g)[kF16x16Streams], float* const(&yg)[kF16x16Streams]) {
-                streams_f16x16_t1<kF16x16Streams>(g, a.x, a.n, yg);
-            },
-            [&](const std::byte* gp, float* yg) {
-                const std::byte* const g1[1] = {gp};
-                float* const y1[1] = {yg};
-                streams_f16x16_t1<1>(g1, a.x, a.n, y1);
+    for_x16_streams_of<kF16x16Streams>(
+            w, a, y, r0, r1, [&]<size_t N>(const std::byte* const(&g)[N], float* const(&yg)[N]) {
+                streams_f16x16_t1<N>(g, a.x, a.n, yg);
             });
 }
 

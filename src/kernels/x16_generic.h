@@ -75,6 +75,18 @@ void for_whole_x16_group_streams(const TensorView& w, const ActBatch& a, float* 
         group(w.data + g * gb, y + g * kX16Rows);
 }
 
+// for_whole_x16_group_streams with one kernel template for both: kernel(g, yg) takes arrays of
+// N group pointers and outputs, called with N = S, and with N = 1 for the groups left over.
+template <size_t S, class Kernel>
+void for_x16_streams_of(const TensorView& w, const ActBatch& a, float* y, size_t r0, size_t r1,
+                        Kernel&& kernel) {
+    for_whole_x16_group_streams<S>(w, a, y, r0, r1, kernel, [&](const std::byte* gp, float* yg) {
+        const std::byte* const g1[1] = {gp};
+        float* const y1[1] = {yg};
+        kernel(g1, y1);
+    });
+}
+
 // Per token and block: the activation scale and -offset x (sum of the 32 values), so that
 // weights made unsigned, u = w + offset, give sum(w x) = sum(u x) - offset sum(x) exactly.
 struct ActX16 {
