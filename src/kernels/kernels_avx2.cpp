@@ -58,12 +58,10 @@ struct LoadBF16 {
     static __m256 load8(const E* p) { return load8_bf16(p); }
 };
 
-// Where a float tile's weight rows are: from(r, k) points at column k of the tile's row r; a
-// row's values run on contiguously for kPiece columns from there (k % kPiece == 0), and the next
-// kPiece are kStride values further (plain rows: contiguous).
+// Where a float tile's weight rows are: from(r, k) points at column k of the tile's row r, whose
+// values run on contiguously from there.
 template <class E>
 struct PlainRows {
-    static constexpr size_t kPiece = 8, kStride = 8;
     const std::byte* w0;  // the tile's first row
     size_t row_bytes;
     const E* from(int r, size_t k) const {
@@ -86,21 +84,19 @@ void tile_float(const Rows& w, const float* x, size_t ldx, size_t k0, size_t k1,
             acc[r][t] = _mm256_setzero_ps();
     }
     size_t k = k0;
-    for (; k + Rows::kPiece <= k1; k += Rows::kPiece) {
-        for (size_t j = 0; j < Rows::kPiece; j += 8) {
-            __m256 wv[R];
+    for (; k + 8 <= k1; k += 8) {
+        __m256 wv[R];
+        for (int r = 0; r < R; ++r)
+            wv[r] = L::load8(wr[r]);
+        for (int t = 0; t < TT; ++t) {
+            const __m256 xv = _mm256_loadu_ps(x + t * ldx + k);
             for (int r = 0; r < R; ++r)
-                wv[r] = L::load8(wr[r] + j);
-            for (int t = 0; t < TT; ++t) {
-                const __m256 xv = _mm256_loadu_ps(x + t * ldx + k + j);
-                for (int r = 0; r < R; ++r)
-                    acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
-            }
+                acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
         }
         for (int r = 0; r < R; ++r)
-            wr[r] += Rows::kStride;
+            wr[r] += 8;
     }
-    // Row tail (< 8 columns, plain rows only): zero-padded copies, never reading past the row.
+    // Row tail (< 8 columns): zero-padded copies, never reading past the row.
     if (k < k1) {
         const size_t m = k1 - k;
         __m256 wv[R];

@@ -506,26 +506,16 @@ struct PackedKern {
     }
 };
 
-// A contiguous row's values from some column on, for the packing routines: at(k) points at
-// column k (relative).
-template <class E>
-struct RowCols {
-    const E* p;  // the first column
-    const E* at(size_t k) const { return p + k; }
-};
-// Weight row r of a plain f16 matrix from column k0 on.
-RowCols<uint16_t> f16_row_cols(const TensorView& w, size_t r, size_t k0) {
-    return {reinterpret_cast<const uint16_t*>(row_ptr(w, r)) + k0};
+// Weight row r of a plain f16 matrix from column k0 on (contiguous), for the packing routines.
+const uint16_t* f16_row_cols(const TensorView& w, size_t r, size_t k0) {
+    return reinterpret_cast<const uint16_t*>(row_ptr(w, r)) + k0;
 }
 // Token row t of the activations from column k0 on.
-RowCols<float> act_row_cols(const ActBatch& a, size_t t, size_t k0) {
-    return {a.x + t * a.n + k0};
+const float* act_row_cols(const ActBatch& a, size_t t, size_t k0) {
+    return a.x + t * a.n + k0;
 }
-// The first byte of the f16x16 group holding row r (r % 16 == 0).
-const std::byte* f16x16_group(const TensorView& w, size_t r) {
-    return w.data + r * w.row_bytes;
-}
-// Column k of the 16 rows of an f16x16 group, as f32.
+// Column k of the 16 rows of an f16x16 group, as f32. A group starting at row r (r % 16 == 0)
+// starts at row_ptr(w, r): it holds the 16 rows' bytes.
 __m512 f16x16_column(const std::byte* g, size_t k) {
     return _mm512_cvtph_ps(
             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + k * kF16x16ColumnBytes)));
@@ -546,9 +536,9 @@ struct F32Values {
 
 // src's columns [0, kc) as f32 at out[0, ld) (zeros past kc; ld a multiple of 16).
 template <class S>
-void pack_row(const RowCols<typename S::E>& src, size_t kc, float* out, size_t ld) {
+void pack_row(const typename S::E* src, size_t kc, float* out, size_t ld) {
     for (size_t k = 0; k < ld; k += 16) {
-        const __m512 v = k < kc ? S::load(mask_first(kc - k), src.at(k)) : _mm512_setzero_ps();
+        const __m512 v = k < kc ? S::load(mask_first(kc - k), src + k) : _mm512_setzero_ps();
         _mm512_storeu_ps(out + k, v);
     }
 }
@@ -564,7 +554,7 @@ void pack_f16_rows(const TensorView& w, size_t rb, size_t rb1, size_t k0, size_t
             pack_row<F16Values>(f16_row_cols(w, r, k0), kc, panel + (r - rb) * ld, ld);
         return;
     }
-    const std::byte* g = f16x16_group(w, rb);
+    const std::byte* g = row_ptr(w, rb);
     for (size_t k = 0; k < ld; k += 16) {
         __m512 r[16];
 #pragma GCC unroll 16
@@ -639,7 +629,7 @@ constexpr size_t kPrefetchPanels = 6;  // token panels (36 KiB each) that the ne
 // L = 32: a weight sliver; L = 12: a token panel.
 template <class S, size_t L, class RowFn>
 void pack_transposed(RowFn row_of, size_t nrows, size_t kc, float* out) {
-    RowCols<typename S::E> rows[L];
+    const typename S::E* rows[L];
     for (size_t i = 0; i < L && i < nrows; ++i)
         rows[i] = row_of(i);
     for (size_t k = 0; k < kc; k += 16) {
@@ -650,7 +640,7 @@ void pack_transposed(RowFn row_of, size_t nrows, size_t kc, float* out) {
 #pragma GCC unroll 16
             for (size_t i = 0; i < 16; ++i) {
                 const size_t row = h + i;
-                r[i] = row < nrows && row < L ? S::load(m, rows[row].at(k)) : _mm512_setzero_ps();
+                r[i] = row < nrows && row < L ? S::load(m, rows[row] + k) : _mm512_setzero_ps();
             }
             transpose16(r);
             const __mmask16 lanes = mask_first(L - h);
@@ -710,8 +700,8 @@ struct OuterKern {
 // 16 rows of one column, so this only converts.
 void pack_f16x16_sliver(const TensorView& w, size_t s, size_t nrows, size_t k0, size_t kc,
                         float* out) {
-    const std::byte* g0 = f16x16_group(w, s);
-    const std::byte* g1 = nrows > kX16Rows ? f16x16_group(w, s + kX16Rows) : nullptr;
+    const std::byte* g0 = row_ptr(w, s);
+    const std::byte* g1 = nrows > kX16Rows ? row_ptr(w, s + kX16Rows) : nullptr;
     for (size_t k = 0; k < kc; ++k) {
         _mm512_storeu_ps(out + k * kOuterRows, f16x16_column(g0, k0 + k));
         _mm512_storeu_ps(out + k * kOuterRows + kX16Rows,
@@ -726,7 +716,7 @@ const std::byte* f16_block_line(const TensorView& w, size_t r0, size_t k0, size_
                                 size_t line) {
     if (w.type == DType::kF16x16) {
         const size_t per_group = kX16Rows * lpr;
-        return f16x16_group(w, r0 + line / per_group * kX16Rows) + k0 * kF16x16ColumnBytes +
+        return row_ptr(w, r0 + line / per_group * kX16Rows) + k0 * kF16x16ColumnBytes +
                64 * (line % per_group);
     }
     return row_ptr(w, r0 + line / lpr) + 2 * k0 + 64 * (line % lpr);
